@@ -1,0 +1,69 @@
+"""The application factory."""
+
+import logging
+
+from flask import Flask
+
+from chatapp import db
+from chatapp.errors import register_error_handlers
+from chatapp.extensions import cors, limiter, socketio
+from config import check_config, config_from_env
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config_class=None, **overrides):
+    """Build the app: config → logging → database → extensions → blueprints → errors → Socket.IO."""
+    app = Flask(__name__)
+    app.config.from_object(config_class or config_from_env())
+    app.config.update(overrides)
+    app.json.sort_keys = False  # keep the seed's key order on the wire
+    warnings = check_config(app.config)
+
+    configure_logger(app)
+    for warning in warnings:
+        log.warning(warning)
+
+    db.init_app(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_realtime(app)
+    return app
+
+
+def configure_logger(app):
+    logging.basicConfig(
+        level=app.config["LOG_LEVEL"],
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def register_extensions(app):
+    # Express matches "/login/" like "/login"; so do we, instead of redirecting.
+    app.url_map.strict_slashes = False
+    cors.init_app(
+        app,
+        resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
+        supports_credentials=True,
+        always_send=False,  # no Origin, no CORS headers: never name an origin unasked
+        expose_headers=["X-Next-Before", "Retry-After"],
+    )
+    limiter.init_app(app)
+
+
+def register_blueprints(app):
+    from chatapp.api import health, messages, users
+
+    app.register_blueprint(users.blueprint)
+    app.register_blueprint(messages.blueprint)
+    app.register_blueprint(health.blueprint)
+
+
+def register_realtime(app):
+    socketio.init_app(
+        app,
+        # Always explicit: left unset, Flask-SocketIO picks eventlet whenever it is installed.
+        async_mode=app.config["ASYNC_MODE"],
+        cors_allowed_origins=app.config["CORS_ORIGINS"],
+    )

@@ -1,0 +1,1 @@
+"""Socket.IO: who is online (presence), and the events the server pushes to clients."""

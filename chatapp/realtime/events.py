@@ -1,0 +1,24 @@
+"""The only module that emits Socket.IO events: their names, payloads and recipients.
+
+Every event goes to a user's own room (all of that user's open tabs), never as a broadcast of
+private data. Callers emit only after the write the event announces has succeeded.
+"""
+
+from chatapp.extensions import socketio
+
+NAMESPACE = "/"
+
+
+def user_room(user_id):
+    """The room every socket of one user joins."""
+    return f"user:{user_id}"
+
+
+def emit_new_message(message):
+    """`newMessage` to every tab of the receiver, with the send response's `newMessage` JSON."""
+    socketio.emit("newMessage", message, to=user_room(message["receiverId"]), namespace=NAMESPACE)
+
+
+def emit_online_users(user_ids, to=None):
+    """`getOnlineUsers`: the ids of everyone online, to one socket (`to`) or to everyone."""
+    socketio.emit("getOnlineUsers", list(user_ids), to=to, namespace=NAMESPACE)

@@ -1,0 +1,55 @@
+"""Password hashing and JWTs. Knows nothing of Flask's request."""
+
+from datetime import datetime, timedelta, timezone
+
+import bcrypt
+import jwt
+
+from chatapp.concurrency import run_off_loop
+
+# bcrypt reads at most 72 bytes; longer passwords are refused rather than silently truncated.
+BCRYPT_MAX_BYTES = 72
+JWT_ALGORITHM = "HS256"
+
+
+class InvalidToken(Exception):
+    """The token is missing a claim, tampered with, expired or otherwise unusable."""
+
+
+def hash_password(password, rounds):
+    return run_off_loop(_hash, password.encode(), rounds)
+
+
+def check_password(password, hashed):
+    """True when `password` matches the bcrypt hash (also the `$2a$`/`$2b$` hashes of bcryptjs)."""
+    try:
+        return run_off_loop(bcrypt.checkpw, password.encode(), hashed.encode())
+    except ValueError:  # not a bcrypt hash at all
+        return False
+
+
+def _hash(password_bytes, rounds):
+    return bcrypt.hashpw(password_bytes, bcrypt.gensalt(rounds)).decode()
+
+
+def create_token(user_id, secret, max_age_seconds):
+    """A token with the Node backend's claim (`userId`), so either backend accepts the other's."""
+    now = datetime.now(timezone.utc)
+    claims = {"userId": str(user_id), "iat": now, "exp": now + timedelta(seconds=max_age_seconds)}
+    return jwt.encode(claims, secret, algorithm=JWT_ALGORITHM)
+
+
+def decode_token(token, secret):
+    """The `userId` of a valid token; raises InvalidToken otherwise."""
+    if not isinstance(token, str) or not token:
+        raise InvalidToken("missing token")
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "userId"]}
+        )
+    except jwt.PyJWTError as error:
+        raise InvalidToken(str(error)) from None
+    user_id = claims["userId"]
+    if not isinstance(user_id, str):
+        raise InvalidToken("userId claim is not a string")
+    return user_id

@@ -1,0 +1,50 @@
+"""The wire format, one source for HTTP responses and Socket.IO events.
+
+camelCase keys and `_id` as a 24-hex string, exactly as the Node backend's Mongoose documents
+serialise. Functions take raw MongoDB documents (dicts keyed by db field names), which is what
+both `Document.to_mongo()` and the fast `QuerySet.as_pymongo()` reads give.
+"""
+
+from chatapp.clock import to_iso
+
+
+def _id(value):
+    return str(value) if value is not None else None
+
+
+def public_user(doc):
+    """A user as others may see them: never the password hash."""
+    return {
+        "_id": _id(doc["_id"]),
+        "fullName": doc.get("fullName"),
+        "username": doc.get("username"),
+        "profilePhoto": doc.get("profilePhoto", ""),
+        "gender": doc.get("gender"),
+        "createdAt": to_iso(doc.get("createdAt")),
+        "updatedAt": to_iso(doc.get("updatedAt")),
+    }
+
+
+def logged_in_user(doc):
+    """The login response body the React client stores as `authUser`."""
+    return {
+        "_id": _id(doc["_id"]),
+        "username": doc.get("username"),
+        "fullName": doc.get("fullName"),
+        "profilePhoto": doc.get("profilePhoto", ""),
+    }
+
+
+def message(doc):
+    """A message, as in the send response and the `newMessage` event."""
+    body = {
+        "_id": _id(doc["_id"]),
+        "senderId": _id(doc.get("senderId")),
+        "receiverId": _id(doc.get("receiverId")),
+        "message": doc.get("message"),
+        "createdAt": to_iso(doc.get("createdAt")),
+        "updatedAt": to_iso(doc.get("updatedAt")),
+    }
+    if doc.get("clientMessageId") is not None:
+        body["clientMessageId"] = doc["clientMessageId"]
+    return body

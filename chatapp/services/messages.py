@@ -1,0 +1,144 @@
+"""Direct messages: sending, and reading history a page at a time."""
+
+from mongoengine.errors import NotUniqueError
+
+from chatapp import serializers
+from chatapp.clock import utc_now
+from chatapp.errors import InvalidInput, NotFoundError, PayloadTooLarge
+from chatapp.models import Conversation, Message
+from chatapp.realtime import events
+from chatapp.services.users import user_exists
+from chatapp.validation import object_id, string_field
+
+
+def pair_key(user_a, user_b):
+    """The same key for (a, b) and (b, a): the identity of their one conversation."""
+    first, second = sorted((str(user_a), str(user_b)))
+    return f"{first}:{second}"
+
+
+def send_message(sender_id, receiver_id, text, *, max_length):
+    """Store a message from `sender_id` to `receiver_id`, then deliver it live.
+
+    Returns the message in wire format. Nothing is written unless every check passed, and the
+    event goes out only after the write returned.
+    """
+    sender = object_id(str(sender_id), "sender id")
+    receiver = object_id(receiver_id, "receiver id")
+    text = string_field(text, "message")
+    if not text.strip():
+        raise InvalidInput("Message must not be empty")
+    if len(text) > max_length:
+        raise PayloadTooLarge(f"Message is too long (at most {max_length} characters)")
+    if sender == receiver:
+        raise InvalidInput("You cannot send a message to yourself")
+    if not user_exists(receiver):
+        raise NotFoundError("Receiver not found")
+
+    conversation_id = get_or_create_conversation(sender, receiver)
+    now = utc_now()
+    message = Message(
+        conversation_id=conversation_id,
+        sender_id=sender,
+        receiver_id=receiver,
+        message=text,
+        created_at=now,
+        updated_at=now,
+    )
+    message.save(force_insert=True)
+    wire = serializers.message(message.to_mongo())
+    _record_last_message(conversation_id, message)
+
+    # Emitted last: only after every write returned.
+    events.emit_new_message(wire)
+    return wire
+
+
+def get_or_create_conversation(user_a, user_b):
+    """The id of the one conversation between two users, created if needed, without a race.
+
+    An upsert on the unique `pairKey`: two concurrent first messages cannot make two
+    conversations. When both upserts try to insert, MongoDB answers one with a duplicate key
+    error; that one simply reads the winner's document.
+    """
+    key = pair_key(user_a, user_b)
+    now = utc_now()
+    for _ in range(3):
+        try:
+            conversation = Conversation.objects(pair_key=key).modify(
+                upsert=True,
+                new=True,
+                set_on_insert__participants=[user_a, user_b],
+                set_on_insert__created_at=now,
+                set_on_insert__updated_at=now,
+            )
+            return conversation.id
+        except NotUniqueError:
+            continue
+    raise RuntimeError(f"could not get or create conversation {key}")
+
+
+def list_messages(user_id, other_id, *, limit, before=None):
+    """One page of the conversation between `user_id` and `other_id`, oldest first.
+
+    Returns `(messages, next_before)`: at most `limit` of the newest messages older than
+    `before` (a message id), and the cursor of the next older page, or None at the start.
+    Costs one indexed lookup and one index range of `limit + 1` entries, whatever the length of
+    the history.
+    """
+    user = object_id(str(user_id), "user id")
+    other = object_id(other_id, "user id")
+    before = object_id(before, "before cursor") if before is not None else None
+    if user == other:
+        raise InvalidInput("You have no conversation with yourself")
+
+    conversation = (
+        Conversation.objects(pair_key=pair_key(user, other)).only("id").as_pymongo().first()
+    )
+    if conversation is None:
+        return [], None
+    query = Message.objects(conversation_id=conversation["_id"])
+    if before is not None:
+        query = query.filter(id__lt=before)
+    newest_first = list(query.order_by("-id").limit(limit + 1).as_pymongo())
+    page = newest_first[:limit]
+    next_before = str(page[-1]["_id"]) if len(newest_first) > limit else None
+    page.reverse()
+    return [serializers.message(doc) for doc in page], next_before
+
+
+def _record_last_message(conversation_id, message):
+    """Keep the conversation's summary (for the conversation list) on its newest message.
+
+    Conditional on ids, so when two sends race the older one cannot overwrite the newer.
+    """
+    summary = {
+        "_id": message.id,
+        "senderId": message.sender_id,
+        "message": message.message[:200],
+        "createdAt": message.created_at,
+    }
+    Conversation.objects(
+        __raw__={
+            "_id": conversation_id,
+            "$or": [
+                {"lastMessage._id": {"$lt": message.id}},
+                {"lastMessage._id": {"$exists": False}},
+            ],
+        }
+    ).update_one(__raw__={"$set": {"lastMessage": summary, "updatedAt": message.created_at}})
+
+
+def parse_limit(raw, *, default, maximum):
+    """A page size from a query string: default when absent, capped at `maximum`."""
+    if raw is None or raw == "":
+        return default
+    try:
+        limit = int(raw)
+    except (TypeError, ValueError):
+        raise InvalidInput("limit must be a positive integer") from None
+    if limit < 1:
+        raise InvalidInput("limit must be a positive integer")
+    return min(limit, maximum)
+
+

@@ -1,0 +1,129 @@
+"""Accounts: registration, login, and the list of people one can chat with."""
+
+import re
+import unicodedata
+from functools import lru_cache
+from urllib.parse import quote
+
+from mongoengine.errors import NotUniqueError
+
+from chatapp import security
+from chatapp.clock import utc_now
+from chatapp.errors import InvalidInput
+from chatapp.models import GENDERS, User
+from chatapp.validation import string_field
+
+USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@+-]{3,64}$")
+FULL_NAME_MAX = 100
+PASSWORD_MIN = 6
+
+# The seed's texts, which the React client shows in toasts.
+ALL_FIELDS_REQUIRED = "All fields are required"
+PASSWORDS_DIFFER = "Password do not match"
+USERNAME_TAKEN = "Username already exit try different"
+BAD_CREDENTIALS = "Incorrect username or password"
+
+AVATAR_URLS = {
+    "male": "https://avatar.iran.liara.run/public/boy?username={}",
+    "female": "https://avatar.iran.liara.run/public/girl?username={}",
+}
+
+
+def register_user(full_name, username, password, confirm_password, gender, *, bcrypt_rounds):
+    """Create an account; returns the new User. Raises InvalidInput on any bad field."""
+    fields = {
+        "fullName": full_name,
+        "username": username,
+        "password": password,
+        "confirmPassword": confirm_password,
+        "gender": gender,
+    }
+    for name, value in fields.items():
+        string_field(value, name, required=False)
+    if any(value is None or not value.strip() for value in fields.values()):
+        raise InvalidInput(ALL_FIELDS_REQUIRED)
+
+    full_name = _clean_full_name(full_name)
+    username = username.strip()
+    if not USERNAME_PATTERN.match(username):
+        raise InvalidInput(
+            "Username must be 3 to 64 characters: letters, digits and _ . @ + - only"
+        )
+    _check_password_strength(password)
+    if password != confirm_password:
+        raise InvalidInput(PASSWORDS_DIFFER)
+    if gender not in GENDERS:
+        raise InvalidInput("Gender must be male or female")
+
+    # Cheap early answer; the unique index below is what really guarantees it under races.
+    if User.objects(username=username).only("id").first() is not None:
+        raise InvalidInput(USERNAME_TAKEN)
+
+    now = utc_now()
+    user = User(
+        full_name=full_name,
+        username=username,
+        password=security.hash_password(password, bcrypt_rounds),
+        profile_photo=AVATAR_URLS[gender].format(quote(username, safe="")),
+        gender=gender,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        user.save(force_insert=True)
+    except NotUniqueError:
+        raise InvalidInput(USERNAME_TAKEN) from None
+    return user
+
+
+def log_in(username, password, *, bcrypt_rounds):
+    """The User whose credentials these are; one message for unknown user and wrong password."""
+    string_field(username, "username", required=False)
+    string_field(password, "password", required=False)
+    if not username or not password:
+        raise InvalidInput(ALL_FIELDS_REQUIRED)
+    if len(password.encode()) > security.BCRYPT_MAX_BYTES:
+        raise InvalidInput(BAD_CREDENTIALS)
+
+    user = User.objects(username=username.strip()).first()
+    # Check a password even when the user does not exist, so timing does not reveal which
+    # usernames are registered.
+    hashed = user.password if user is not None else _dummy_hash(bcrypt_rounds)
+    matches = security.check_password(password, hashed)
+    if user is None or not matches:
+        raise InvalidInput(BAD_CREDENTIALS)
+    return user
+
+
+def list_other_users(user_id):
+    """Every user but `user_id`, as raw documents without the password field."""
+    return list(User.objects(id__ne=user_id).exclude("password").order_by("id").as_pymongo())
+
+
+def user_exists(user_id):
+    return User.objects(id=user_id).only("id").first() is not None
+
+
+def _clean_full_name(full_name):
+    full_name = " ".join(full_name.split())
+    if len(full_name) > FULL_NAME_MAX:
+        raise InvalidInput(f"Full name must be at most {FULL_NAME_MAX} characters")
+    if any(unicodedata.category(ch) == "Cc" for ch in full_name):
+        raise InvalidInput("Full name must not contain control characters")
+    return full_name
+
+
+def _check_password_strength(password):
+    if len(password) < PASSWORD_MIN:
+        raise InvalidInput(f"Password must be at least {PASSWORD_MIN} characters")
+    if len(password.encode()) > security.BCRYPT_MAX_BYTES:
+        raise InvalidInput(
+            f"Password must be at most {security.BCRYPT_MAX_BYTES} bytes "
+            "(bcrypt ignores anything longer)"
+        )
+
+
+@lru_cache(maxsize=4)
+def _dummy_hash(bcrypt_rounds):
+    # Same cost as real hashes: an unknown username takes as long as a wrong password.
+    return security.hash_password("not-a-real-password", bcrypt_rounds)

@@ -1,0 +1,64 @@
+"""Fixtures: a fresh app and an empty database per test, clients, and an API helper."""
+
+import itertools
+
+import pytest
+
+from chatapp import db
+from chatapp.app import create_app
+from config import TestConfig
+
+PASSWORD = "correct horse"
+_counter = itertools.count()
+
+
+@pytest.fixture
+def app():
+    app = create_app(TestConfig)
+    db.drop_all()  # a real TEST_MONGO_URI database keeps data between tests; mongomock does not
+    yield app
+    db.drop_all()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class Api:
+    """Register and log users in through the HTTP API, as the React client does."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def register(self, client=None, **fields):
+        client = client or self.app.test_client()
+        n = next(_counter)
+        body = {
+            "fullName": f"User {n}",
+            "username": f"user{n}",
+            "password": PASSWORD,
+            "confirmPassword": PASSWORD,
+            "gender": "female",
+        }
+        body.update(fields)
+        return client.post("/api/v1/user/register", json=body)
+
+    def login(self, client, username, password=PASSWORD):
+        return client.post("/api/v1/user/login", json={"username": username, "password": password})
+
+    def user(self, **fields):
+        """A new registered user, logged in on a client of its own: (client, user json)."""
+        client = self.app.test_client()
+        n = next(_counter)
+        username = fields.pop("username", f"member{n}")
+        response = self.register(client, username=username, **fields)
+        assert response.status_code == 201, response.get_json()
+        response = self.login(client, username, fields.get("password", PASSWORD))
+        assert response.status_code == 200, response.get_json()
+        return client, response.get_json()
+
+
+@pytest.fixture
+def api(app):
+    return Api(app)

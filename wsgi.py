@@ -1,0 +1,42 @@
+"""Entry point: `gunicorn -k eventlet -w 1 wsgi:app` in production, `python wsgi.py` to develop.
+
+Run as a script it patches the standard library for ASYNC_MODE first (gunicorn's eventlet and
+gevent workers do that themselves), then serves HTTP and WebSocket on HOST:PORT.
+"""
+
+import os
+
+from dotenv import load_dotenv
+
+# Settings from a .env file (see .env.example); the real environment wins.
+load_dotenv()
+
+if __name__ == "__main__":
+    _mode = os.environ.get("ASYNC_MODE", "eventlet")
+    if _mode == "eventlet":
+        import eventlet
+
+        eventlet.monkey_patch()
+    elif _mode == "gevent":
+        from gevent import monkey
+
+        monkey.patch_all()
+
+from chatapp.app import create_app  # noqa: E402
+from chatapp.extensions import socketio  # noqa: E402
+
+app = create_app()
+
+if __name__ == "__main__":
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "5000"))
+    app.logger.warning(
+        "Serving chatapp on http://%s:%s (async mode %s)", host, port, app.config["ASYNC_MODE"]
+    )
+    socketio.run(
+        app,
+        host=host,
+        port=port,
+        # Only reached in threading mode, which uses Werkzeug's development server.
+        allow_unsafe_werkzeug=app.config["ENV_NAME"] != "production",
+    )
