@@ -70,6 +70,13 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
 
     ASYNC_MODE = os.environ.get("ASYNC_MODE", "eventlet").strip() or "eventlet"
+    # Presence changes within this window reach everyone as one getOnlineUsers list.
+    PRESENCE_BROADCAST_WINDOW_MS = _env_int("PRESENCE_BROADCAST_WINDOW_MS", 100)
+    # Largest Socket.IO packet a client may send, bytes.
+    SOCKET_MAX_PAYLOAD = _env_int("SOCKET_MAX_PAYLOAD", 64 * 1024)
+    # Development only: let a socket with no token connect as its ?userId= (the unmodified
+    # React client's way). Refused in production.
+    SOCKET_TRUST_QUERY_USER_ID = _env_bool("SOCKET_TRUST_QUERY_USER_ID", False)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
 class ProductionConfig(Config):
@@ -88,6 +95,7 @@ class TestConfig(Config):
     LOGIN_FAILURE_LIMIT = "5 per minute"
     REGISTER_LIMIT = ""
     ASYNC_MODE = "threading"
+    PRESENCE_BROADCAST_WINDOW_MS = 0
 
 
 def config_from_env():
@@ -115,6 +123,11 @@ def check_config(settings):
             )
         if len(settings["JWT_SECRET_KEY"].encode()) < 32:
             raise RuntimeError("JWT_SECRET_KEY must be at least 32 bytes in production.")
+        if settings["SOCKET_TRUST_QUERY_USER_ID"]:
+            raise RuntimeError(
+                "SOCKET_TRUST_QUERY_USER_ID lets anyone connect as anyone; "
+                "it is refused in production."
+            )
     elif not settings.get("JWT_SECRET_KEY"):
         settings["JWT_SECRET_KEY"] = secrets.token_urlsafe(48)
         warnings.append(

@@ -61,9 +61,14 @@ def register_blueprints(app):
 
 
 def register_realtime(app):
+    from chatapp.realtime import namespace
+
     socketio.init_app(
         app,
         # Always explicit: left unset, Flask-SocketIO picks eventlet whenever it is installed.
         async_mode=app.config["ASYNC_MODE"],
+        # The same origins as the API: no cross-site WebSocket hijacking.
         cors_allowed_origins=app.config["CORS_ORIGINS"],
+        max_http_buffer_size=app.config["SOCKET_MAX_PAYLOAD"],
     )
+    namespace.init_app(app, socketio)

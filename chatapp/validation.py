@@ -1,7 +1,6 @@
 """Checks on values a client sent. Raise `InvalidInput` with a message fit for a toast."""
 
 from bson import ObjectId
-from bson.errors import InvalidId
 
 from chatapp.errors import InvalidInput
 
@@ -17,11 +16,13 @@ def string_field(value, name, *, required=True):
     return value
 
 
+def is_object_id(value):
+    """True for a 24-hex string, the only form of id the API accepts."""
+    return isinstance(value, str) and ObjectId.is_valid(value) and len(value) == 24
+
+
 def object_id(value, what="id"):
     """A valid 24-hex ObjectId, or a 400 naming what was malformed."""
-    if not isinstance(value, str) or len(value) != 24:
+    if not is_object_id(value):
         raise InvalidInput(f"Invalid {what}")
-    try:
-        return ObjectId(value)
-    except (InvalidId, TypeError):
-        raise InvalidInput(f"Invalid {what}") from None
+    return ObjectId(value)

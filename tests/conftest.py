@@ -6,6 +6,7 @@ import pytest
 
 from chatapp import db
 from chatapp.app import create_app
+from chatapp.extensions import limiter, socketio
 from config import TestConfig
 
 PASSWORD = "correct horse"
@@ -16,6 +17,7 @@ _counter = itertools.count()
 def app():
     app = create_app(TestConfig)
     db.drop_all()  # a real TEST_MONGO_URI database keeps data between tests; mongomock does not
+    limiter.reset()
     yield app
     db.drop_all()
 
@@ -62,3 +64,24 @@ class Api:
 @pytest.fixture
 def api(app):
     return Api(app)
+
+
+@pytest.fixture
+def connect(app):
+    """Open a Socket.IO test client for a logged-in HTTP client (its cookie goes along)."""
+    opened = []
+
+    def open_socket(http_client=None, **kwargs):
+        socket = socketio.test_client(app, flask_test_client=http_client, **kwargs)
+        opened.append(socket)
+        return socket
+
+    yield open_socket
+    for socket in opened:
+        if socket.is_connected():
+            socket.disconnect()
+
+
+def received(socket, event):
+    """The payloads of `event` a test socket got since last asked."""
+    return [packet["args"][0] for packet in socket.get_received() if packet["name"] == event]

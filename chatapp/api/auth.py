@@ -7,6 +7,7 @@ from flask import current_app, g, request
 from chatapp import security
 from chatapp.errors import NotAuthenticated
 from chatapp.services.users import user_exists
+from chatapp.validation import is_object_id
 
 TOKEN_COOKIE = "token"
 
@@ -31,7 +32,7 @@ def authenticate(token, secret):
         user_id = security.decode_token(token, secret)
     except security.InvalidToken:
         raise NotAuthenticated("Invalid token") from None
-    if len(user_id) != 24 or not _is_hex(user_id) or not user_exists(user_id):
+    if not is_object_id(user_id) or not user_exists(user_id):
         raise NotAuthenticated("Invalid token")
     return user_id
 
@@ -45,11 +46,3 @@ def login_required(view):
         return view(*args, **kwargs)
 
     return wrapped
-
-
-def _is_hex(value):
-    try:
-        int(value, 16)
-    except ValueError:
-        return False
-    return True

@@ -19,6 +19,6 @@ def emit_new_message(message):
     socketio.emit("newMessage", message, to=user_room(message["receiverId"]), namespace=NAMESPACE)
 
 
-def emit_online_users(user_ids, to=None):
+def emit_online_users(user_ids, to=None, skip_sid=None):
     """`getOnlineUsers`: the ids of everyone online, to one socket (`to`) or to everyone."""
-    socketio.emit("getOnlineUsers", list(user_ids), to=to, namespace=NAMESPACE)
+    socketio.emit("getOnlineUsers", list(user_ids), to=to, skip_sid=skip_sid, namespace=NAMESPACE)

@@ -1,0 +1,94 @@
+"""The Socket.IO namespace: authenticate on connect, join the user's room, keep presence.
+
+A socket is identified by the same JWT as the HTTP API: the `token` cookie sent with the
+handshake, `auth: {token}` from socket.io-client, or an `Authorization: Bearer` header. The
+seed's `?userId=` query is never trusted on its own: when present it must name the token's user.
+"""
+
+import logging
+
+from flask import current_app, request
+from flask_socketio import ConnectionRefusedError, Namespace, join_room
+
+from chatapp.api.auth import TOKEN_COOKIE, authenticate
+from chatapp.errors import ApiError
+from chatapp.realtime import events
+from chatapp.realtime.presence import PresenceBroadcaster, presence
+from chatapp.services.users import user_exists
+from chatapp.validation import is_object_id
+
+log = logging.getLogger(__name__)
+
+
+def socket_token(auth):
+    """The JWT a connecting socket presented, wherever it put it."""
+    if isinstance(auth, dict) and isinstance(auth.get("token"), str) and auth["token"]:
+        return auth["token"]
+    token = request.cookies.get(TOKEN_COOKIE)
+    if token:
+        return token
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return None
+
+
+def identify(auth):
+    """The user id a connecting socket may act as; raises ConnectionRefusedError otherwise."""
+    config = current_app.config
+    claimed = request.args.get("userId") or None
+    token = socket_token(auth)
+    if token is None and claimed and config["SOCKET_TRUST_QUERY_USER_ID"]:
+        # Development-only escape hatch for an unmodified React client (warned about at start).
+        if is_object_id(claimed) and user_exists(claimed):
+            return claimed
+        raise ConnectionRefusedError("unknown userId")
+    try:
+        user_id = authenticate(token, config["JWT_SECRET_KEY"])
+    except ApiError as error:
+        raise ConnectionRefusedError(f"authentication failed: {error.message}") from None
+    if claimed is not None and claimed != user_id:
+        raise ConnectionRefusedError("userId does not match the authenticated user")
+    return user_id
+
+
+class ChatNamespace(Namespace):
+    """Default namespace `/`: presence on connect and disconnect; events go out via `events`."""
+
+    def __init__(self, namespace, broadcaster):
+        super().__init__(namespace)
+        self.broadcaster = broadcaster
+
+    def on_connect(self, auth=None):
+        user_id = identify(auth)
+        sid = request.sid
+        join_room(events.user_room(user_id))
+        came_online = presence.add(user_id, sid)
+        # The new socket always gets the current list at once, whatever else is coalesced.
+        events.emit_online_users(presence.online_user_ids(), to=sid)
+        if came_online:
+            self.broadcaster.changed(skip_sid=sid)
+
+    def on_disconnect(self, reason=None):
+        _, went_offline = presence.remove(request.sid)
+        if went_offline:
+            self.broadcaster.changed()
+
+
+def init_app(app, socketio):
+    """Register the namespace and wire presence broadcasts to this app's Socket.IO server."""
+    presence.clear()
+    broadcaster = PresenceBroadcaster(
+        presence,
+        send=events.emit_online_users,
+        start_task=socketio.start_background_task,
+        sleep=socketio.sleep,
+    )
+    broadcaster.window = app.config["PRESENCE_BROADCAST_WINDOW_MS"] / 1000.0
+    # After socketio.init_app: registered earlier, it would bind to a previous app's server.
+    socketio.on_namespace(ChatNamespace(events.NAMESPACE, broadcaster))
+    if app.config["SOCKET_TRUST_QUERY_USER_ID"]:
+        log.warning(
+            "SOCKET_TRUST_QUERY_USER_ID is on: sockets without a token may connect as any "
+            "?userId=. Development only: anyone can read anyone's messages."
+        )

@@ -1,0 +1,100 @@
+"""Who is online: every open socket of every user, in this process.
+
+A user is online while any of their sockets is connected, so a second tab, or closing one of
+two, changes nothing for the others. Changes to the online set are announced by a
+`PresenceBroadcaster`, which coalesces bursts into one `getOnlineUsers` per window: when N users
+connect at once, everyone gets a handful of lists instead of N (the seed's O(N²)).
+
+State lives in process memory, which is right for the supported deployment of one worker per
+server (`gunicorn -w 1`). Scaling out would move it to a shared store along with a Socket.IO
+message queue.
+"""
+
+import threading
+
+
+class Presence:
+    """Online users and their sockets. Thread-safe; methods return whether the online set changed."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._sockets_by_user = {}
+        self._user_by_socket = {}
+
+    def add(self, user_id, sid):
+        """Record socket `sid` of `user_id`; True when the user just came online."""
+        with self._lock:
+            sockets = self._sockets_by_user.setdefault(user_id, set())
+            came_online = not sockets
+            sockets.add(sid)
+            self._user_by_socket[sid] = user_id
+            return came_online
+
+    def remove(self, sid):
+        """Forget socket `sid`; returns (user_id, went_offline), user_id None if unknown."""
+        with self._lock:
+            user_id = self._user_by_socket.pop(sid, None)
+            if user_id is None:
+                return None, False
+            sockets = self._sockets_by_user.get(user_id, set())
+            sockets.discard(sid)
+            if sockets:
+                return user_id, False
+            self._sockets_by_user.pop(user_id, None)
+            return user_id, True
+
+    def user_of(self, sid):
+        return self._user_by_socket.get(sid)
+
+    def online_user_ids(self):
+        with self._lock:
+            return list(self._sockets_by_user)
+
+    def is_online(self, user_id):
+        return user_id in self._sockets_by_user
+
+    def socket_count(self):
+        return len(self._user_by_socket)
+
+    def clear(self):
+        with self._lock:
+            self._sockets_by_user.clear()
+            self._user_by_socket.clear()
+
+
+class PresenceBroadcaster:
+    """Sends the online list to everyone at most once per window, after the set changed.
+
+    The first change in a quiet period schedules a send `window` seconds later; further changes
+    before it fires ride along, since the send reads the set as it is then. A window of 0 sends
+    at once (tests).
+    """
+
+    def __init__(self, presence, send, start_task, sleep):
+        self._presence = presence
+        self._send = send
+        self._start_task = start_task
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._scheduled = False
+        self.window = 0.0
+
+    def changed(self, skip_sid=None):
+        """The online set changed; `skip_sid` (a socket that already has the list) may be skipped."""
+        if self.window <= 0:
+            self._send(self._presence.online_user_ids(), skip_sid=skip_sid)
+            return
+        with self._lock:
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self._start_task(self._send_after_window)
+
+    def _send_after_window(self):
+        self._sleep(self.window)
+        with self._lock:
+            self._scheduled = False
+        self._send(self._presence.online_user_ids())
+
+
+presence = Presence()
