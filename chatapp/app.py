@@ -67,8 +67,8 @@ def register_realtime(app):
         app,
         # Always explicit: left unset, Flask-SocketIO picks eventlet whenever it is installed.
         async_mode=app.config["ASYNC_MODE"],
-        # The same origins as the API: no cross-site WebSocket hijacking.
-        cors_allowed_origins=app.config["CORS_ORIGINS"],
+        # The same origins as the API, plus the server's own: no cross-site WebSocket hijacking.
+        cors_allowed_origins=namespace.origin_checker(app.config["CORS_ORIGINS"]),
         max_http_buffer_size=app.config["SOCKET_MAX_PAYLOAD"],
     )
     namespace.init_app(app, socketio)

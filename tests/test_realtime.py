@@ -220,3 +220,37 @@ def test_an_offline_receiver_finds_the_message_in_history(api, connect):
     alice_id = next(u["_id"] for u in bob.get("/api/v1/user/").get_json())
     page = bob.get(f"/api/v1/message/{alice_id}").get_json()
     assert [m["message"] for m in page] == ["while you were out"]  # ...history has it
+
+
+# --- origins --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("origin", "host", "allowed"),
+    [
+        ("http://localhost:5173", "localhost:5000", True),
+        ("http://127.0.0.1:3000", "localhost:5000", True),
+        ("http://localhost:5000", "localhost:5000", True),  # a page the server serves itself
+        ("http://evil.example", "localhost:5000", False),
+        ("http://evil.example", "evil.example.localhost:5000", False),
+        ("null", "localhost:5000", False),
+    ],
+)
+def test_sockets_accept_only_configured_or_same_origins(origin, host, allowed):
+    from chatapp.realtime.namespace import origin_checker
+    from config import DEFAULT_CORS_ORIGINS
+
+    check = origin_checker(DEFAULT_CORS_ORIGINS)
+    assert check(origin, {"HTTP_HOST": host, "wsgi.url_scheme": "http"}) is allowed
+
+
+def test_a_cross_site_handshake_is_refused_before_any_cookie_is_read(api, app):
+    client, _ = api.user()
+    response = client.get(
+        "/socket.io/?EIO=4&transport=polling", headers={"Origin": "http://evil.example"}
+    )
+    assert response.status_code == 400
+    allowed = client.get(
+        "/socket.io/?EIO=4&transport=polling", headers={"Origin": "http://localhost:5173"}
+    )
+    assert allowed.status_code == 200
+    assert allowed.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"

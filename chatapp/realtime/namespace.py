@@ -75,6 +75,24 @@ class ChatNamespace(Namespace):
             self.broadcaster.changed()
 
 
+def origin_checker(allowed_origins):
+    """Engine.IO's origin check: the configured origins, or the page's own origin.
+
+    A browser always sends Origin on a cross-site WebSocket; a page of another site can therefore
+    never ride on a user's cookie (cross-site WebSocket hijacking). Pages the server itself serves
+    are same-origin and welcome.
+    """
+    allowed = frozenset(allowed_origins)
+
+    def is_allowed(origin, environ):
+        if origin in allowed:
+            return True
+        host = environ.get("HTTP_HOST")
+        return bool(host) and origin == f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
+
+    return is_allowed
+
+
 def init_app(app, socketio):
     """Register the namespace and wire presence broadcasts to this app's Socket.IO server."""
     presence.clear()
