@@ -44,22 +44,29 @@ class LiveServer:
         self.process = None
         self._log = None
 
+    def command(self):
+        """The server's argv; a subclass may run another entry point on the same port and env."""
+        return [
+            sys.executable, "-m", "gunicorn",
+            "-k", self.worker, "-w", "1",
+            "-b", f"127.0.0.1:{self.port}",
+            "--graceful-timeout", "3",
+            "wsgi:app",
+        ]
+
     def start(self, timeout=30):
         self._log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
         self.process = subprocess.Popen(
-            [
-                sys.executable, "-m", "gunicorn",
-                "-k", self.worker, "-w", "1",
-                "-b", f"127.0.0.1:{self.port}",
-                "--graceful-timeout", "3",
-                "wsgi:app",
-            ],
+            self.command(),
             cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            # No terminal, as under CI or a service manager: a server that needs one must fail here.
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self.stop()
                 raise RuntimeError(f"server exited with {self.process.returncode}")
             try:
                 if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
@@ -71,16 +78,17 @@ class LiveServer:
         raise RuntimeError(f"server did not answer on {self.url} within {timeout}s")
 
     def stop(self):
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        # Also when the server exited by itself: an unclosed log file is a ResourceWarning.
         if self._log not in (None, subprocess.DEVNULL):
             self._log.close()
+        self._log = None
 
     @property
     def pid(self):
