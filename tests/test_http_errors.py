@@ -1,5 +1,8 @@
 """Every error a client can cause is JSON, at once, with the right status."""
 
+import io
+import json
+
 import jwt
 import pytest
 from bson import ObjectId
@@ -195,3 +198,29 @@ def test_readyz_is_a_503_when_the_database_does_not_answer(client, monkeypatch):
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["database"] == "unreachable"
+
+
+def _post_chunked(client, path, body):
+    """POST `body` without Content-Length, as a chunked upload reaches the app under gunicorn."""
+    return client.post(
+        path,
+        input_stream=io.BytesIO(body),
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+
+@pytest.mark.parametrize("path", ["/api/v1/user/register", "/api/v1/user/login"])
+def test_a_chunked_body_over_max_content_length_is_a_413_not_a_400(app, client, path):
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+    body = json.dumps({"username": "x" * 2000, "password": "y"}).encode()
+    assert_json_error(_post_chunked(client, path, body), 413)
+
+
+def test_a_chunked_body_within_max_content_length_is_read_whole(app, client):
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+    body = json.dumps({
+        "fullName": "Chunky", "username": "chunky", "password": "secret1",
+        "confirmPassword": "secret1", "gender": "male",
+    }).encode()
+    assert _post_chunked(client, "/api/v1/user/register", body).status_code == 201

@@ -365,3 +365,20 @@ def test_make_run_serves_websockets_without_a_terminal(tmp_path, async_mode):
             me.session.close()
     finally:
         dev.stop()
+
+
+# --- HTTP bodies as gunicorn hands them over ------------------------------------------------
+
+def test_a_chunked_body_over_the_limit_is_a_413_on_the_real_server(server):
+    # Without Content-Length, the limit (MAX_CONTENT_LENGTH, 64 KiB) is found only by reading.
+    def chunks():
+        yield b'{"username": "'
+        yield b"x" * 100_000
+        yield b'", "password": "whatever"}'
+
+    response = requests.post(
+        f"{server.url}/api/v1/user/login", data=chunks(),
+        headers={"Content-Type": "application/json"}, timeout=WAIT_SECONDS,
+    )
+    assert response.status_code == 413, response.text
+    assert response.json()["success"] is False

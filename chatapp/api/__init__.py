@@ -10,6 +10,20 @@ def json_body():
     if not request.is_json:
         raise InvalidInput("Expected a JSON body (Content-Type: application/json)")
     body = request.get_json(silent=True)
+    refuse_truncated_body()
     if not isinstance(body, dict):
         raise InvalidInput("Request body must be a JSON object")
     return body
+
+
+def refuse_truncated_body():
+    """413 for a body sent without Content-Length (chunked) that reached MAX_CONTENT_LENGTH.
+
+    With a Content-Length over the limit, Werkzeug refuses the body (413) before reading it.
+    A chunked body it reads up to the limit and silently hands over that prefix, which then
+    fails to parse and would be answered as malformed (400) instead of too large. Reading past
+    the limit makes Werkzeug raise its 413; a body that ended earlier just reads as empty.
+    (A chunked body of exactly the limit cannot be told from a longer one: it is refused too.)
+    """
+    if request.content_length is None:
+        request.stream.read(1)
