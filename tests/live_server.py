@@ -38,6 +38,8 @@ class LiveServer:
             "LOGIN_FAILURE_LIMIT": "",
             "REGISTER_LIMIT": "",
             "MONGO_URI": os.environ.get("TEST_MONGO_URI", ""),
+            # Never a developer's real database, should TEST_MONGO_URI name no database.
+            "MONGO_DB_NAME": "chatapp_live_test",
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
         }
