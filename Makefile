@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 PORT ?= 5000
 
-.PHONY: run serve serve-gevent test test-integration bench install clean
+.PHONY: run serve serve-gevent test test-browser test-integration bench install clean vendor-js
 
 install: $(VENV)/.installed
 
@@ -27,6 +27,19 @@ serve-gevent: install
 
 test: install
 	$(PY) -m pytest
+
+## The real-browser test alone (needs /usr/bin/chromium and `npm ci`; skipped without them).
+test-browser: install
+	$(PY) -m pytest -m browser
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+## Refresh the web client's copy of socket.io-client from node_modules (the version package.json pins).
+vendor-js: node_modules/.package-lock.json
+	mkdir -p chatapp/web/vendor
+	cp node_modules/socket.io-client/dist/socket.io.min.js chatapp/web/vendor/socket.io.min.js
+	cp node_modules/socket.io-client/LICENSE chatapp/web/vendor/socket.io-client.LICENSE
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -53,11 +53,13 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
-    from chatapp.api import health, messages, users
+    from chatapp.api import health, messages, users, web
 
     app.register_blueprint(users.blueprint)
     app.register_blueprint(messages.blueprint)
     app.register_blueprint(health.blueprint)
+    if app.config["ENV_NAME"] != "production":
+        app.register_blueprint(web.blueprint)  # the demo client at `/`: development only
 
 
 def register_realtime(app):
