@@ -1,0 +1,92 @@
+"""Two people chat in a real browser: what Python clients cannot see (CORS preflights, SameSite
+cookies, credentials on the Socket.IO polling handshake, the upgrade to websocket).
+
+The backend runs as deployed (gunicorn, eventlet worker); tests/browser/chat.test.mjs serves
+chatapp/web/ from http://localhost:5173 (the React client's origin) and drives headless Chromium
+with playwright-core. Needs Debian's chromium and `npm ci`; `.ci/run` installs both.
+"""
+
+import errno
+import os
+import shutil
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from config import DEFAULT_CORS_ORIGINS
+from tests.live_server import ROOT, LiveServer, free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+PLAYWRIGHT = ROOT / "node_modules" / "playwright-core"
+SCRIPT = ROOT / "tests" / "browser" / "chat.test.mjs"
+NODE_TIMEOUT = 150  # seconds; the script gives up by itself after 90
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install chromium)"),
+    pytest.mark.skipif(not PLAYWRIGHT.is_dir(), reason="no node_modules/playwright-core (npm ci)"),
+]
+
+
+def port_is_free(port):
+    """Nothing listens on `port` at 127.0.0.1 or ::1 (a browser tries both for `localhost`)."""
+    for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        try:
+            with socket.socket(family) as probe:
+                # As Node's listen does: connections of an earlier run in TIME_WAIT do not count.
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind((host, port))
+        except OSError as error:
+            if family == socket.AF_INET6 and error.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+                continue  # no IPv6 loopback here: nothing listens there either
+            return False
+    return True
+
+
+def run_node(env):
+    """Run the browser script; on a time-out it gets SIGTERM first, so it closes Chromium."""
+    process = subprocess.Popen(
+        [shutil.which("node") or "node", str(SCRIPT)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=NODE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGTERM)
+        try:
+            output, _ = process.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+        output += f"\n(killed after {NODE_TIMEOUT}s)"
+    return process.returncode, output
+
+
+def test_two_people_chat_in_a_real_browser(tmp_path):
+    # The React client's origin if free, else another one the backend is told about.
+    web_port = 5173 if port_is_free(5173) else free_port()
+    web_origin = f"http://localhost:{web_port}"
+    server_log = tmp_path / "server.log"
+    server = LiveServer(
+        env={"CORS_ORIGINS": ",".join([*DEFAULT_CORS_ORIGINS, web_origin])},
+        log_path=server_log,
+    )
+    with server:
+        env = {
+            **os.environ,
+            # `localhost`, not 127.0.0.1: the page's origin and the API are then same-site, as
+            # for the React client on localhost:5173 and the backend on localhost:5000.
+            "CHATAPP_API_URL": f"http://localhost:{server.port}",
+            "CHATAPP_WEB_PORT": str(web_port),
+        }
+        returncode, output = run_node(env)
+    if returncode != 0:
+        pytest.fail(
+            f"browser test failed (exit {returncode}):\n{output}\n"
+            f"--- server log ---\n{server_log.read_text(errors='replace')[-4000:]}",
+            pytrace=False,
+        )
+    print(output)
