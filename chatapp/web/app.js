@@ -99,7 +99,16 @@
     event.target.reset();
     state.me = data;
     localStorage.setItem(STORED_USER, JSON.stringify(data));
-    await enterChat();
+    try {
+      await enterChat();
+    } catch (error) {
+      // SameSite=Strict: a cookie set by localhost is not sent from a page on 127.0.0.1.
+      if (error.status === 401) {
+        throw new ApiError(`Logged in, but the browser did not send the login cookie back (${error.message}): ` +
+          "open this page and the API under the same host name, both localhost or both 127.0.0.1.", 401);
+      }
+      throw error;
+    }
   }));
 
   $("#logout").addEventListener("click", guarded(async () => {
