@@ -84,7 +84,10 @@ def test_two_people_chat_in_a_real_browser(tmp_path):
     web_origin = f"http://localhost:{web_port}"
     server_log = tmp_path / "server.log"
     server = LiveServer(
-        env={"CORS_ORIGINS": ",".join([*DEFAULT_CORS_ORIGINS, web_origin])},
+        env={
+            "CORS_ORIGINS": ",".join([*DEFAULT_CORS_ORIGINS, web_origin]),
+            "HISTORY_PAGE_SIZE": "1",  # so two messages make two pages
+        },
         log_path=server_log,
     )
     with server:

@@ -226,6 +226,7 @@
     renderUsers();
     $("#peer-name").textContent = user.fullName;
     $("#messages").replaceChildren();
+    $("#older").hidden = true;
     $("#send-form").hidden = false;
     const page = await loadPage();
     if (state.peer === user) page.forEach((message) => appendMessage(message));

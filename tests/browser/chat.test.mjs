@@ -5,6 +5,7 @@
 //   CHATAPP_API_URL   the backend, e.g. http://localhost:5000 (required)
 //   CHATAPP_WEB_PORT  where to serve chatapp/web/ (default 5173; must be in the backend's CORS_ORIGINS)
 //   CHATAPP_SCREENSHOTS=always  also save screenshots when everything passed
+// The backend must page history by one message (HISTORY_PAGE_SIZE=1) for the paging step.
 // Screenshots (always on failure) go to test-results/.
 import assert from "node:assert/strict";
 import { mkdir, readFile } from "node:fs/promises";
@@ -182,6 +183,16 @@ async function chat(browser, pages) {
   await expectVisible(bobSecondTab, "#messages li.theirs", "Alice's second message in the remaining tab",
     { hasText: "Still there, Bob?" });
 
+  log("older history a page at a time: X-Next-Before is readable cross-origin");
+  await bobSecondTab.locator(userIn(alice.username)).click(); // reopen: the newest page only
+  await expectVisible(bobSecondTab, "#older", "the older-messages button (the backend pages by 1)");
+  assert.deepEqual(await bobSecondTab.locator("#messages li .text").allTextContents(), ["Still there, Bob?"]);
+  await bobSecondTab.locator("#older").click();
+  await expectVisible(bobSecondTab, "#messages li.theirs", "the older message", { hasText: "Hello Bob" });
+  assert.deepEqual(await bobSecondTab.locator("#messages li .text").allTextContents(),
+    ["Hello Bob, live from Alice", "Still there, Bob?"]);
+  assert.equal(await bobSecondTab.locator("#older").isHidden(), true, "an older page after the oldest");
+
   log("without withCredentials the polling handshake carries no cookie; websocket-only does");
   const aliceId = await bobSecondTab.locator(userIn(alice.username)).getAttribute("data-user-id");
   assert.match(await trySocket(alicePage, aliceId, {}), /^refused: authentication failed/);
@@ -194,6 +205,14 @@ async function chat(browser, pages) {
   await logIn(sameOrigin, alice);
   await expectVisible(sameOrigin, onlineIn(bob.username), "Bob online, same-origin");
   await onWebsocket(sameOrigin);
+
+  log("logging out clears the cookie");
+  await sameOrigin.locator("#logout").click();
+  await expectVisible(sameOrigin, "#login-form", "the login form after logging out");
+  const status = await sameOrigin.evaluate(async () =>
+    (await fetch("/api/v1/user/", { credentials: "include" })).status);
+  assert.equal(status, 401, "the API still knows the logged-out user");
+  sameOrigin.problems.length = 0; // that 401 is logged by the browser: expected here
 
   for (const page of pages) {
     assert.deepEqual(page.problems, [], `${page.label}: errors in the page`);
