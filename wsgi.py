@@ -5,6 +5,7 @@ gevent workers do that themselves), then serves HTTP and WebSocket on HOST:PORT.
 """
 
 import os
+import socket
 
 from dotenv import load_dotenv
 
@@ -27,9 +28,31 @@ from chatapp.extensions import socketio  # noqa: E402
 
 app = create_app()
 
+
+def refuse_a_taken_port(host, port):
+    """Exit if something already listens on host:port.
+
+    eventlet listens with SO_REUSEPORT, so a second `python wsgi.py` (a forgotten `make run`)
+    would bind the same port without a word, and the kernel would then spread one browser's
+    Socket.IO requests over both processes: "Invalid session" 400s and failed websocket upgrades.
+    A probe bound without SO_REUSEPORT fails while any server listens there.
+    """
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is no server
+        try:
+            probe.bind(address)
+        except OSError as error:
+            raise SystemExit(
+                f"Cannot serve on {host}:{port}: {error.strerror}. "
+                "Is another `make run` still running? Stop it, or set PORT."
+            ) from None
+
+
 if __name__ == "__main__":
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "5000"))
+    refuse_a_taken_port(host, port)
     app.logger.warning(
         "Serving chatapp on http://%s:%s (async mode %s)", host, port, app.config["ASYNC_MODE"]
     )
