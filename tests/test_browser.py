@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from config import DEFAULT_CORS_ORIGINS
-from tests.live_server import ROOT, LiveServer, free_port
+from tests.live_server import ROOT, LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 PLAYWRIGHT = ROOT / "node_modules" / "playwright-core"
@@ -44,26 +44,47 @@ def browser_tools():
         pytest.skip("; ".join(missing))
 
 
-def port_is_free(port):
-    """Nothing listens on `port` at 127.0.0.1 or ::1 (a browser tries both for `localhost`)."""
-    for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
-        try:
-            with socket.socket(family) as probe:
-                # As Node's listen does: connections of an earlier run in TIME_WAIT do not count.
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                probe.bind((host, port))
-        except OSError as error:
-            if family == socket.AF_INET6 and error.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
-                continue  # no IPv6 loopback here: nothing listens there either
-            return False
+def ipv6_loopback_is_free(port):
+    """Nothing listens on [::1]:`port`, where a browser may try `localhost` first."""
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(("::1", port))
+    except OSError as error:
+        # No IPv6 loopback here: nothing can listen there either.
+        return error.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT)
     return True
 
 
-def run_node(env):
+def listen_for_the_web_client():
+    """A listening socket on 127.0.0.1: port 5173 (the React client's) if free, else any.
+
+    The test holds it from here on and node serves on it (by file descriptor), so two runs at
+    once on one machine never race for the same port.
+    """
+    for port in (5173, 0):
+        listener = socket.socket()
+        # Connections of an earlier run in TIME_WAIT do not make the port busy.
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind(("127.0.0.1", port))
+        except OSError:
+            listener.close()
+            continue
+        if port and not ipv6_loopback_is_free(port):
+            listener.close()
+            continue
+        listener.listen()
+        return listener
+    raise RuntimeError("no free loopback port for the web client")
+
+
+def run_node(env, pass_fds=()):
     """Run the browser script; on a time-out it gets SIGTERM first, so it closes Chromium."""
     process = subprocess.Popen(
         [shutil.which("node") or "node", str(SCRIPT)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        pass_fds=pass_fds,
     )
     try:
         output, _ = process.communicate(timeout=NODE_TIMEOUT)
@@ -79,9 +100,8 @@ def run_node(env):
 
 
 def test_two_people_chat_in_a_real_browser(tmp_path):
-    # The React client's origin if free, else another one the backend is told about.
-    web_port = 5173 if port_is_free(5173) else free_port()
-    web_origin = f"http://localhost:{web_port}"
+    web = listen_for_the_web_client()
+    web_origin = f"http://localhost:{web.getsockname()[1]}"
     server_log = tmp_path / "server.log"
     server = LiveServer(
         env={
@@ -90,15 +110,16 @@ def test_two_people_chat_in_a_real_browser(tmp_path):
         },
         log_path=server_log,
     )
-    with server:
+    with web, server:
         env = {
             **os.environ,
             # `localhost`, not 127.0.0.1: the page's origin and the API are then same-site, as
             # for the React client on localhost:5173 and the backend on localhost:5000.
             "CHATAPP_API_URL": f"http://localhost:{server.port}",
-            "CHATAPP_WEB_PORT": str(web_port),
+            "CHATAPP_WEB_ORIGIN": web_origin,
+            "CHATAPP_WEB_FD": str(web.fileno()),
         }
-        returncode, output = run_node(env)
+        returncode, output = run_node(env, pass_fds=(web.fileno(),))
     if returncode != 0:
         pytest.fail(
             f"browser test failed (exit {returncode}):\n{output}\n"

@@ -2,8 +2,10 @@
 // (http://localhost:5173, where the React client lives) than the API, as in development.
 //
 // Run by tests/test_browser.py, which starts the backend and passes:
-//   CHATAPP_API_URL   the backend, e.g. http://localhost:5000 (required)
-//   CHATAPP_WEB_PORT  where to serve chatapp/web/ (default 5173; must be in the backend's CORS_ORIGINS)
+//   CHATAPP_API_URL     the backend, e.g. http://localhost:5000 (required)
+//   CHATAPP_WEB_ORIGIN  where to serve chatapp/web/ (default http://localhost:5173; must be in
+//                       the backend's CORS_ORIGINS)
+//   CHATAPP_WEB_FD      a socket already listening there, inherited from the caller (optional)
 //   CHATAPP_SCREENSHOTS=always  also save screenshots when everything passed
 // The backend must page history by one message (HISTORY_PAGE_SIZE=1) for the paging step.
 // Screenshots (always on failure) go to test-results/.
@@ -19,8 +21,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const WEB_ROOT = path.join(ROOT, "chatapp", "web");
 const RESULTS = path.join(ROOT, "test-results");
 const API = process.env.CHATAPP_API_URL;
-const WEB_PORT = Number(process.env.CHATAPP_WEB_PORT || 5173);
-const WEB = `http://localhost:${WEB_PORT}`;
+const WEB = process.env.CHATAPP_WEB_ORIGIN || "http://localhost:5173";
+const WEB_FD = process.env.CHATAPP_WEB_FD;
 const PAGE_URL = `${WEB}/?api=${encodeURIComponent(API ?? "")}`;
 const EXPECT_MS = 10_000; // every expectation, click and navigation
 const WHOLE_RUN_MS = Number(process.env.CHATAPP_BROWSER_TEST_TIMEOUT_MS || 90_000);
@@ -37,7 +39,7 @@ const log = (text) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)
 
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css" };
 
-function serveWebClient(port) {
+function serveWebClient() {
   const server = http.createServer(async (request, response) => {
     const urlPath = new URL(request.url, WEB).pathname;
     const file = path.join(WEB_ROOT, urlPath === "/" ? "index.html" : urlPath);
@@ -52,7 +54,8 @@ function serveWebClient(port) {
   });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, "127.0.0.1", () => resolve(server));
+    const where = WEB_FD ? { fd: Number(WEB_FD) } : { port: Number(new URL(WEB).port), host: "127.0.0.1" };
+    server.listen(where, () => resolve(server));
   });
 }
 
@@ -261,7 +264,7 @@ async function main() {
     process.exit(1);
   }, WHOLE_RUN_MS);
   try {
-    server = await serveWebClient(WEB_PORT);
+    server = await serveWebClient();
     log(`web client on ${WEB}, API on ${API}`);
     browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS, timeout: 30_000 });
     await chat(browser, pages);
