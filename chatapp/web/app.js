@@ -136,7 +136,10 @@
     $("#logout").hidden = true;
     $("#chat").hidden = true;
     $("#auth").hidden = false;
+    $("#peer-name").textContent = "Pick someone to chat with";
     $("#messages").replaceChildren();
+    $("#older").hidden = true;
+    $("#send-form").hidden = true;
   }
 
   // --- realtime ------------------------------------------------------------------------------
