@@ -15,15 +15,17 @@ NEXT_PAGE_HEADER = "X-Next-Before"
 @blueprint.post("/send/<receiver_id>")
 @login_required
 def send(receiver_id):
-    """Send a message to `receiver_id`."""
+    """Send a message to `receiver_id` (`{message, clientMessageId?}`)."""
     body = json_body()
-    new_message = messages.send_message(
+    new_message, created = messages.send_message(
         g.user_id,
         receiver_id,
         body.get("message"),
         max_length=current_app.config["MAX_MESSAGE_LENGTH"],
+        client_message_id=body.get("clientMessageId"),
     )
-    return jsonify({"newMessage": new_message}), 201
+    # 201 when stored now; 200 when a retry found the message its first attempt stored.
+    return jsonify({"newMessage": new_message}), 201 if created else 200
 
 
 @blueprint.get("/<other_id>")

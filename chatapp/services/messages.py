@@ -2,9 +2,9 @@
 
 from mongoengine.errors import NotUniqueError
 
-from chatapp import serializers
+from chatapp import serializers, validation
 from chatapp.clock import utc_now
-from chatapp.errors import InvalidInput, NotFoundError, PayloadTooLarge
+from chatapp.errors import Conflict, InvalidInput, NotFoundError, PayloadTooLarge
 from chatapp.models import Conversation, Message
 from chatapp.realtime import events
 from chatapp.services.users import user_exists
@@ -17,15 +17,22 @@ def pair_key(user_a, user_b):
     return f"{first}:{second}"
 
 
-def send_message(sender_id, receiver_id, text, *, max_length):
+def send_message(
+    sender_id, receiver_id, text, *, max_length, client_message_id=None
+):
     """Store a message from `sender_id` to `receiver_id`, then deliver it live.
 
-    Returns the message in wire format. Nothing is written unless every check passed, and the
-    event goes out only after the write returned.
+    Returns `(message, created)`: the message in wire format, and False when `client_message_id`
+    names a message this sender already stored (a retry): that first message is returned as it
+    was and nothing is written or emitted again, so a retry never shows twice on any screen.
+    The unique index on (senderId, clientMessageId) decides which of two racing attempts wins.
+    Nothing is written unless every check passed, and `newMessage` goes to the receiver's tabs
+    only after the writes returned.
     """
     sender = object_id(str(sender_id), "sender id")
     receiver = object_id(receiver_id, "receiver id")
     text = string_field(text, "message")
+    client_message_id = validation.client_message_id(client_message_id)
     if not text.strip():
         raise InvalidInput("Message must not be empty")
     if len(text) > max_length:
@@ -42,16 +49,40 @@ def send_message(sender_id, receiver_id, text, *, max_length):
         sender_id=sender,
         receiver_id=receiver,
         message=text,
+        client_message_id=client_message_id,
         created_at=now,
         updated_at=now,
     )
-    message.save(force_insert=True)
+    try:
+        message.save(force_insert=True)
+    except NotUniqueError:
+        if client_message_id is None:
+            raise
+        return _first_attempt(sender, receiver, text, client_message_id), False
     wire = serializers.message(message.to_mongo())
     _record_last_message(conversation_id, message)
 
     # Emitted last: only after every write returned.
     events.emit_new_message(wire)
-    return wire
+    return wire, True
+
+
+def _first_attempt(sender, receiver, text, client_message_id):
+    """The message an earlier attempt with this idempotency key stored, in wire format.
+
+    A key reused for a different message is the client's bug, answered with 409 rather than
+    with a message that is not the one it just asked to send.
+    """
+    first = (
+        Message.objects(sender_id=sender, client_message_id=client_message_id)
+        .as_pymongo()
+        .first()
+    )
+    if first is None:  # the unique index said it exists; it was deleted since
+        raise Conflict("clientMessageId was already used")
+    if first.get("receiverId") != receiver or first.get("message") != text:
+        raise Conflict("clientMessageId was already used for a different message")
+    return serializers.message(first)
 
 
 def get_or_create_conversation(user_a, user_b):
