@@ -6,14 +6,16 @@ seed's `?userId=` query is never trusted on its own: when present it must name t
 """
 
 import logging
+from functools import wraps
 
-from flask import current_app, request
+from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, Namespace, join_room
 
 from chatapp.api.auth import TOKEN_COOKIE, authenticate
-from chatapp.errors import ApiError
+from chatapp.errors import ApiError, InvalidInput
 from chatapp.realtime import events
 from chatapp.realtime.presence import PresenceBroadcaster, presence
+from chatapp.services import messages
 from chatapp.services.users import user_exists
 from chatapp.validation import is_object_id
 
@@ -52,8 +54,43 @@ def identify(auth):
     return user_id
 
 
+def acknowledged(handler):
+    """Turn a handler's result into its ack: `{ok: true, ...result}` or `{ok: false, message}`.
+
+    Never raises out of the handler: the client always hears back, and a bad payload cannot
+    reach Flask-SocketIO's default error handling.
+    """
+
+    @wraps(handler)
+    def wrapped(self, *args):
+        try:
+            return {"ok": True, **handler(self, *args)}
+        except ApiError as error:
+            return {"ok": False, "message": error.message}
+        except Exception:
+            log.exception("Unhandled error in socket event %s", handler.__name__)
+            return {"ok": False, "message": "Internal server error."}
+
+    return wrapped
+
+
+def payload(args):
+    """The one JSON object an event carried; InvalidInput for anything else."""
+    if len(args) != 1 or not isinstance(args[0], dict):
+        raise InvalidInput("Expected one JSON object as the event payload")
+    return args[0]
+
+
+def current_user_id():
+    """The user this socket authenticated as on connect."""
+    return session["user_id"]
+
+
 class ChatNamespace(Namespace):
-    """Default namespace `/`: presence on connect and disconnect; events go out via `events`."""
+    """Default namespace `/`: presence on connect and disconnect, and the client's events.
+
+Handlers parse the payload and call one service; events go out via `events` only.
+"""
 
     def __init__(self, namespace, broadcaster):
         super().__init__(namespace)
@@ -62,6 +99,7 @@ class ChatNamespace(Namespace):
     def on_connect(self, auth=None):
         user_id = identify(auth)
         sid = request.sid
+        session["user_id"] = user_id  # this socket's own session: kept for its events
         join_room(events.user_room(user_id))
         came_online = presence.add(user_id, sid)
         # The new socket always gets the current list at once, whatever else is coalesced.
@@ -73,6 +111,19 @@ class ChatNamespace(Namespace):
         _, went_offline = presence.remove(request.sid)
         if went_offline:
             self.broadcaster.changed()
+
+    @acknowledged
+    def on_sendMessage(self, *args):
+        """`sendMessage {receiverId, message, clientMessageId?}`: as the HTTP send, acknowledged."""
+        data = payload(args)
+        new_message, _ = messages.send_message(
+            current_user_id(),
+            data.get("receiverId"),
+            data.get("message"),
+            max_length=current_app.config["MAX_MESSAGE_LENGTH"],
+            client_message_id=data.get("clientMessageId"),
+        )
+        return {"newMessage": new_message}
 
 
 def origin_checker(allowed_origins):
