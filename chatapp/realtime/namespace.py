@@ -122,6 +122,7 @@ Handlers parse the payload and call one service; events go out via `events` only
             data.get("message"),
             max_length=current_app.config["MAX_MESSAGE_LENGTH"],
             client_message_id=data.get("clientMessageId"),
+            origin_sid=request.sid,  # this tab has the ack; the sender's other tabs get messageSent
         )
         return {"newMessage": new_message}
 

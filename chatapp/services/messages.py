@@ -18,7 +18,7 @@ def pair_key(user_a, user_b):
 
 
 def send_message(
-    sender_id, receiver_id, text, *, max_length, client_message_id=None
+    sender_id, receiver_id, text, *, max_length, client_message_id=None, origin_sid=None
 ):
     """Store a message from `sender_id` to `receiver_id`, then deliver it live.
 
@@ -26,8 +26,9 @@ def send_message(
     names a message this sender already stored (a retry): that first message is returned as it
     was and nothing is written or emitted again, so a retry never shows twice on any screen.
     The unique index on (senderId, clientMessageId) decides which of two racing attempts wins.
-    Nothing is written unless every check passed, and `newMessage` goes to the receiver's tabs
-    only after the writes returned.
+    Nothing is written unless every check passed, and events go out only after the writes
+    returned: `newMessage` to the receiver's tabs, `messageSent` to the sender's tabs except the
+    socket `origin_sid` the message came from (None for an HTTP send: all of them).
     """
     sender = object_id(str(sender_id), "sender id")
     receiver = object_id(receiver_id, "receiver id")
@@ -64,6 +65,7 @@ def send_message(
 
     # Emitted last: only after every write returned.
     events.emit_new_message(wire)
+    events.emit_message_sent(wire, skip_sid=origin_sid)
     return wire, True
 
 
