@@ -47,7 +47,7 @@ def register_extensions(app):
         resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
         supports_credentials=True,
         always_send=False,  # no Origin, no CORS headers: never name an origin unasked
-        expose_headers=["X-Next-Before", "Retry-After"],
+        expose_headers=["X-Next-Before", "X-Next-After", "Retry-After"],
     )
     limiter.init_app(app)
 

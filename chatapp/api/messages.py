@@ -8,8 +8,9 @@ from chatapp.services import messages
 
 blueprint = Blueprint("messages", __name__, url_prefix="/api/v1/message")
 
-# The cursor of the next (older) page; the body stays the bare array the React client expects.
-NEXT_PAGE_HEADER = "X-Next-Before"
+# The cursor of the next page; the body stays the bare array the React client expects.
+NEXT_PAGE_HEADER = "X-Next-Before"  # paging back through older history
+NEXT_AFTER_HEADER = "X-Next-After"  # catching up on newer messages (`?after=`)
 
 
 @blueprint.post("/send/<receiver_id>")
@@ -31,17 +32,18 @@ def send(receiver_id):
 @blueprint.get("/<other_id>")
 @login_required
 def history(other_id):
-    """The newest page of the caller's conversation with `other_id` (`?before=&limit=`)."""
+    """A page of the caller's conversation with `other_id` (`?before=` or `?after=`, `&limit=`)."""
     config = current_app.config
     limit = messages.parse_limit(
         request.args.get("limit"),
         default=config["HISTORY_PAGE_SIZE"],
         maximum=config["HISTORY_MAX_PAGE_SIZE"],
     )
-    page, next_before = messages.list_messages(
-        g.user_id, other_id, limit=limit, before=request.args.get("before")
+    after = request.args.get("after")
+    page, next_cursor = messages.list_messages(
+        g.user_id, other_id, limit=limit, before=request.args.get("before"), after=after
     )
     response = jsonify(page)
-    if next_before is not None:
-        response.headers[NEXT_PAGE_HEADER] = next_before
+    if next_cursor is not None:
+        response.headers[NEXT_AFTER_HEADER if after is not None else NEXT_PAGE_HEADER] = next_cursor
     return response

@@ -111,17 +111,22 @@ def get_or_create_conversation(user_a, user_b):
     raise RuntimeError(f"could not get or create conversation {key}")
 
 
-def list_messages(user_id, other_id, *, limit, before=None):
+def list_messages(user_id, other_id, *, limit, before=None, after=None):
     """One page of the conversation between `user_id` and `other_id`, oldest first.
 
-    Returns `(messages, next_before)`: at most `limit` of the newest messages older than
-    `before` (a message id), and the cursor of the next older page, or None at the start.
-    Costs one indexed lookup and one index range of `limit + 1` entries, whatever the length of
-    the history.
+    Returns `(messages, next_cursor)`. Without `after`: at most `limit` of the newest messages
+    older than `before` (a message id), and the cursor of the next older page (None at the
+    start). With `after` (catch-up after a reconnect): at most `limit` of the oldest messages
+    newer than `after`, and the cursor of the next newer page (None when this page reaches the
+    newest). Costs one indexed lookup and one index range of `limit + 1` entries, whatever the
+    length of the history.
     """
     user = object_id(str(user_id), "user id")
     other = object_id(other_id, "user id")
     before = object_id(before, "before cursor") if before is not None else None
+    after = object_id(after, "after cursor") if after is not None else None
+    if before is not None and after is not None:
+        raise InvalidInput("Use either before or after, not both")
     if user == other:
         raise InvalidInput("You have no conversation with yourself")
 
@@ -131,6 +136,11 @@ def list_messages(user_id, other_id, *, limit, before=None):
     if conversation is None:
         return [], None
     query = Message.objects(conversation_id=conversation["_id"])
+    if after is not None:
+        oldest_first = list(query.filter(id__gt=after).order_by("id").limit(limit + 1).as_pymongo())
+        page = oldest_first[:limit]
+        next_after = str(page[-1]["_id"]) if len(oldest_first) > limit else None
+        return [serializers.message(doc) for doc in page], next_after
     if before is not None:
         query = query.filter(id__lt=before)
     newest_first = list(query.order_by("-id").limit(limit + 1).as_pymongo())
