@@ -62,6 +62,8 @@ class Config:
     MAX_MESSAGE_LENGTH = _env_int("MAX_MESSAGE_LENGTH", 5000)
     HISTORY_PAGE_SIZE = _env_int("HISTORY_PAGE_SIZE", 50)
     HISTORY_MAX_PAGE_SIZE = _env_int("HISTORY_MAX_PAGE_SIZE", 200)
+    CONVERSATION_PAGE_SIZE = _env_int("CONVERSATION_PAGE_SIZE", 30)
+    CONVERSATION_MAX_PAGE_SIZE = _env_int("CONVERSATION_MAX_PAGE_SIZE", 100)
 
     # Rate limits use flask-limiter's notation ("10 per minute"); an empty value disables one.
     LOGIN_FAILURE_LIMIT = os.environ.get("LOGIN_FAILURE_LIMIT", "10 per minute")

@@ -53,10 +53,11 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
-    from chatapp.api import health, messages, users
+    from chatapp.api import conversations, health, messages, users
 
     app.register_blueprint(users.blueprint)
     app.register_blueprint(messages.blueprint)
+    app.register_blueprint(conversations.blueprint)
     app.register_blueprint(health.blueprint)
 
 

@@ -61,6 +61,7 @@ def send_message(
             raise
         return _first_attempt(sender, receiver, text, client_message_id), False
     wire = serializers.message(message.to_mongo())
+    _count_unread(conversation_id, receiver)
     _record_last_message(conversation_id, message)
 
     # Emitted last: only after every write returned.
@@ -148,6 +149,13 @@ def list_messages(user_id, other_id, *, limit, before=None, after=None):
     next_before = str(page[-1]["_id"]) if len(newest_first) > limit else None
     page.reverse()
     return [serializers.message(doc) for doc in page], next_before
+
+
+def _count_unread(conversation_id, receiver):
+    """One more unread message for `receiver`: an atomic `$inc`, right under concurrent sends."""
+    Conversation.objects(id=conversation_id).update_one(
+        __raw__={"$inc": {f"unreadCounts.{receiver}": 1}}
+    )
 
 
 def _record_last_message(conversation_id, message):
