@@ -4,7 +4,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from chatapp.api import json_body
 from chatapp.api.auth import login_required
-from chatapp.services import messages
+from chatapp.services import conversations, messages
 
 blueprint = Blueprint("messages", __name__, url_prefix="/api/v1/message")
 
@@ -27,6 +27,15 @@ def send(receiver_id):
     )
     # 201 when stored now; 200 when a retry found the message its first attempt stored.
     return jsonify({"newMessage": new_message}), 201 if created else 200
+
+
+@blueprint.post("/<other_id>/read")
+@login_required
+def mark_read(other_id):
+    """Mark the caller's conversation with `other_id` read (up to body `messageId`, or all)."""
+    # The body is optional: an empty one means "everything so far".
+    body = json_body() if request.content_length or request.data else {}
+    return jsonify(conversations.mark_read(g.user_id, other_id, body.get("messageId")))
 
 
 @blueprint.get("/<other_id>")

@@ -34,6 +34,12 @@ def emit_message_sent(message, skip_sid=None):
     )
 
 
+def emit_messages_seen(user_id, receipt):
+    """`messagesSeen {conversationId, readerId, messageId, seenAt}` to every tab of `user_id`,
+    the other participant of the conversation the reader read."""
+    socketio.emit("messagesSeen", receipt, to=user_room(user_id), namespace=NAMESPACE)
+
+
 def emit_online_users(user_ids, to=None, skip_sid=None):
     """`getOnlineUsers`: the ids of everyone online, to one socket (`to`) or to everyone."""
     socketio.emit("getOnlineUsers", list(user_ids), to=to, skip_sid=skip_sid, namespace=NAMESPACE)

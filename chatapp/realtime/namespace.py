@@ -15,7 +15,7 @@ from chatapp.api.auth import TOKEN_COOKIE, authenticate
 from chatapp.errors import ApiError, InvalidInput
 from chatapp.realtime import events
 from chatapp.realtime.presence import PresenceBroadcaster, presence
-from chatapp.services import messages
+from chatapp.services import conversations, messages
 from chatapp.services.users import user_exists
 from chatapp.validation import is_object_id
 
@@ -125,6 +125,14 @@ Handlers parse the payload and call one service; events go out via `events` only
             origin_sid=request.sid,  # this tab has the ack; the sender's other tabs get messageSent
         )
         return {"newMessage": new_message}
+
+    @acknowledged
+    def on_markRead(self, *args):
+        """`markRead {otherUserId, messageId?}`: as `POST /api/v1/message/<otherUserId>/read`."""
+        data = payload(args)
+        return conversations.mark_read(
+            current_user_id(), data.get("otherUserId"), data.get("messageId")
+        )
 
 
 def origin_checker(allowed_origins):

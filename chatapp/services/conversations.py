@@ -1,13 +1,18 @@
-"""The conversation list: a user's conversations, most recent first, from their summaries only."""
+"""Conversations: the list (most recent first, from summaries only) and read receipts."""
 
 import re
 from datetime import datetime, timedelta
 
 from bson import ObjectId
+from pymongo import ReturnDocument
 
 from chatapp import serializers
-from chatapp.errors import InvalidInput
-from chatapp.models import Conversation, User
+from chatapp.clock import to_iso, utc_now
+from chatapp.errors import InvalidInput, NotFoundError
+from chatapp.models import Conversation, Message, User
+from chatapp.realtime import events
+from chatapp.services.messages import pair_key
+from chatapp.services.users import user_exists
 from chatapp.validation import object_id
 
 _EPOCH = datetime(1970, 1, 1)
@@ -67,3 +72,72 @@ def _other(doc, user):
     return next((p for p in doc.get("participants", []) if p != user), None)
 
 
+
+
+def mark_read(reader_id, other_id, message_id=None):
+    """Move `reader_id`'s read marker in their conversation with `other_id` up to `message_id`.
+
+    `message_id` defaults to the conversation's newest message and must belong to that
+    conversation. The marker never moves backwards (`$max`). The reader's unread count becomes the
+    number of messages from `other_id` after the marker. When the marker moved, the other
+    participant's tabs get `messagesSeen`, after the write. Returns the receipt:
+    `{conversationId, readerId, messageId, seenAt, unreadCount}` (ids None when there is no
+    message to read yet).
+    """
+    reader = object_id(str(reader_id), "user id")
+    other = object_id(other_id, "user id")
+    target = object_id(message_id, "message id") if message_id is not None else None
+    if reader == other:
+        raise InvalidInput("You have no conversation with yourself")
+    conversation = (
+        Conversation.objects(pair_key=pair_key(reader, other))
+        .only("id", "last_message")
+        .as_pymongo()
+        .first()
+    )
+    if conversation is None:
+        if not user_exists(other):
+            raise NotFoundError("User not found")
+        if target is not None:  # whatever it is, it is not a message of this (empty) conversation
+            raise NotFoundError("Message not found")
+        return _receipt(None, reader, None, unread=0)
+    conversation_id = conversation["_id"]
+    if target is None:
+        target = (conversation.get("lastMessage") or {}).get("_id")
+        if target is None:
+            return _receipt(conversation_id, reader, None, unread=0)
+    elif not Message.objects(id=target, conversation_id=conversation_id).only("id").first():
+        raise NotFoundError("Message not found")
+
+    marker_path = f"readMarkers.{reader}"
+    previous = Conversation._get_collection().find_one_and_update(
+        {"_id": conversation_id},
+        {"$max": {marker_path: target}},
+        projection={marker_path: 1},
+        return_document=ReturnDocument.BEFORE,
+    )
+    previous_marker = ((previous or {}).get("readMarkers") or {}).get(str(reader))
+    marker = max(previous_marker, target) if previous_marker is not None else target
+    # Recounted, not zeroed: reading up to an older message leaves the later ones unread.
+    unread = Message.objects(conversation_id=conversation_id, sender_id=other, id__gt=marker).count()
+    Conversation.objects(id=conversation_id).update_one(
+        __raw__={"$set": {f"unreadCounts.{reader}": unread}}
+    )
+    receipt = _receipt(conversation_id, reader, marker, unread=unread)
+    if previous_marker is None or marker > previous_marker:
+        # Emitted last, and only when the marker moved.
+        events.emit_messages_seen(str(other), {k: receipt[k] for k in SEEN_FIELDS})
+    return receipt
+
+
+SEEN_FIELDS = ("conversationId", "readerId", "messageId", "seenAt")
+
+
+def _receipt(conversation_id, reader, marker, *, unread):
+    return {
+        "conversationId": str(conversation_id) if conversation_id is not None else None,
+        "readerId": str(reader),
+        "messageId": str(marker) if marker is not None else None,
+        "seenAt": to_iso(utc_now()),
+        "unreadCount": unread,
+    }
