@@ -69,6 +69,10 @@ class Config:
     LOGIN_FAILURE_LIMIT = os.environ.get("LOGIN_FAILURE_LIMIT", "10 per minute")
     REGISTER_LIMIT = os.environ.get("REGISTER_LIMIT", "")
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Typing indicators a user may send (per user; the excess is dropped silently), and how long
+    # a receiver should show one without a refresh.
+    TYPING_RATE_LIMIT = os.environ.get("TYPING_RATE_LIMIT", "5 per second")
+    TYPING_EXPIRES_MS = _env_int("TYPING_EXPIRES_MS", 5000)
     RATELIMIT_HEADERS_ENABLED = True
 
     ASYNC_MODE = os.environ.get("ASYNC_MODE", "eventlet").strip() or "eventlet"

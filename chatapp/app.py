@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask
 
-from chatapp import db
+from chatapp import db, ratelimit
 from chatapp.errors import register_error_handlers
 from chatapp.extensions import cors, limiter, socketio
 from config import check_config, config_from_env
@@ -50,6 +50,7 @@ def register_extensions(app):
         expose_headers=["X-Next-Before", "X-Next-After", "Retry-After"],
     )
     limiter.init_app(app)
+    ratelimit.init_app(app)
 
 
 def register_blueprints(app):

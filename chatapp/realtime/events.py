@@ -40,6 +40,11 @@ def emit_messages_seen(user_id, receipt):
     socketio.emit("messagesSeen", receipt, to=user_room(user_id), namespace=NAMESPACE)
 
 
+def emit_typing(user_id, indicator):
+    """`typing {from, isTyping, expiresInMs}` to every tab of `user_id`, the one being typed to."""
+    socketio.emit("typing", indicator, to=user_room(user_id), namespace=NAMESPACE)
+
+
 def emit_online_users(user_ids, to=None, skip_sid=None):
     """`getOnlineUsers`: the ids of everyone online, to one socket (`to`) or to everyone."""
     socketio.emit("getOnlineUsers", list(user_ids), to=to, skip_sid=skip_sid, namespace=NAMESPACE)

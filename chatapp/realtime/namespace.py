@@ -11,11 +11,12 @@ from functools import wraps
 from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, Namespace, join_room
 
+from chatapp import ratelimit
 from chatapp.api.auth import TOKEN_COOKIE, authenticate
 from chatapp.errors import ApiError, InvalidInput
 from chatapp.realtime import events
 from chatapp.realtime.presence import PresenceBroadcaster, presence
-from chatapp.services import conversations, messages
+from chatapp.services import conversations, messages, typing_indicators
 from chatapp.services.users import user_exists
 from chatapp.validation import is_object_id
 
@@ -125,6 +126,24 @@ Handlers parse the payload and call one service; events go out via `events` only
             origin_sid=request.sid,  # this tab has the ack; the sender's other tabs get messageSent
         )
         return {"newMessage": new_message}
+
+    def on_typing(self, *args):
+        """`typing {to, isTyping}`: relayed to `to`'s tabs. No ack; excess and bad ones dropped."""
+        try:
+            if len(args) != 1 or not isinstance(args[0], dict):
+                return
+            user_id = current_user_id()
+            # Checked before the user lookup, so a flood costs no database reads.
+            if not ratelimit.allowed("TYPING_RATE_LIMIT", user_id):
+                return
+            typing_indicators.relay_typing(
+                user_id,
+                args[0].get("to"),
+                args[0].get("isTyping"),
+                expires_in_ms=current_app.config["TYPING_EXPIRES_MS"],
+            )
+        except Exception:
+            log.exception("Unhandled error in socket event typing")
 
     @acknowledged
     def on_markRead(self, *args):
