@@ -69,6 +69,9 @@ class Config:
     LOGIN_FAILURE_LIMIT = os.environ.get("LOGIN_FAILURE_LIMIT", "10 per minute")
     REGISTER_LIMIT = os.environ.get("REGISTER_LIMIT", "")
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Messages a user may send, over HTTP and Socket.IO together; beyond it a send is refused
+    # (429 / negative ack), never dropped silently.
+    SEND_RATE_LIMIT = os.environ.get("SEND_RATE_LIMIT", "20 per second")
     # Typing indicators a user may send (per user; the excess is dropped silently), and how long
     # a receiver should show one without a refresh.
     TYPING_RATE_LIMIT = os.environ.get("TYPING_RATE_LIMIT", "5 per second")

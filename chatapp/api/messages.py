@@ -2,6 +2,7 @@
 
 from flask import Blueprint, current_app, g, jsonify, request
 
+from chatapp import ratelimit
 from chatapp.api import json_body
 from chatapp.api.auth import login_required
 from chatapp.services import conversations, messages
@@ -17,6 +18,7 @@ NEXT_AFTER_HEADER = "X-Next-After"  # catching up on newer messages (`?after=`)
 @login_required
 def send(receiver_id):
     """Send a message to `receiver_id` (`{message, clientMessageId?}`)."""
+    ratelimit.check("SEND_RATE_LIMIT", g.user_id, "messages")  # 429 with Retry-After
     body = json_body()
     new_message, created = messages.send_message(
         g.user_id,

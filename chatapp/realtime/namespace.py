@@ -67,7 +67,10 @@ def acknowledged(handler):
         try:
             return {"ok": True, **handler(self, *args)}
         except ApiError as error:
-            return {"ok": False, "message": error.message}
+            ack = {"ok": False, "message": error.message}
+            if getattr(error, "retry_after", None) is not None:
+                ack["retryAfter"] = error.retry_after  # seconds, as HTTP's Retry-After
+            return ack
         except Exception:
             log.exception("Unhandled error in socket event %s", handler.__name__)
             return {"ok": False, "message": "Internal server error."}
@@ -116,9 +119,11 @@ Handlers parse the payload and call one service; events go out via `events` only
     @acknowledged
     def on_sendMessage(self, *args):
         """`sendMessage {receiverId, message, clientMessageId?}`: as the HTTP send, acknowledged."""
+        user_id = current_user_id()
+        ratelimit.check("SEND_RATE_LIMIT", user_id, "messages")  # the same budget as HTTP sends
         data = payload(args)
         new_message, _ = messages.send_message(
-            current_user_id(),
+            user_id,
             data.get("receiverId"),
             data.get("message"),
             max_length=current_app.config["MAX_MESSAGE_LENGTH"],
