@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask
 
-from chatapp import db, ratelimit
+from chatapp import cli, db, ratelimit
 from chatapp.errors import register_error_handlers
 from chatapp.extensions import cors, limiter, socketio
 from config import check_config, config_from_env
@@ -29,6 +29,7 @@ def create_app(config_class=None, **overrides):
     register_blueprints(app)
     register_error_handlers(app)
     register_realtime(app)
+    cli.init_app(app)
     return app
 
 
