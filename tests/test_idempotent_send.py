@@ -104,3 +104,29 @@ def test_the_database_index_enforces_it(app):
     collection.insert_one(dict(doc, clientMessageId="k"))
     with pytest.raises(DuplicateKeyError):
         collection.insert_one(dict(doc, clientMessageId="k"))
+
+
+def test_a_send_that_fails_after_storing_is_undone_so_the_retry_delivers(api, connect, monkeypatch):
+    from chatapp.services import messages
+
+    alice, _ = api.user()
+    bob, bob_user = api.user()
+    bob_tab = connect(bob)
+    bob_tab.get_received()
+    real = messages._record_last_message
+    calls = []
+
+    def fails_once(*args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise RuntimeError("database hiccup")
+        return real(*args)
+
+    monkeypatch.setattr(messages, "_record_last_message", fails_once)
+    body = {"message": "important", "clientMessageId": "r-1"}
+    assert send(alice, bob_user["_id"], body).status_code == 500
+    assert Message.objects.count() == 0
+    assert received(bob_tab, "newMessage") == []
+    retry = send(alice, bob_user["_id"], body)
+    assert retry.status_code == 201  # stored now, and delivered now
+    assert received(bob_tab, "newMessage") == [retry.get_json()["newMessage"]]

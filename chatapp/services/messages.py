@@ -61,8 +61,15 @@ def send_message(
             raise
         return _first_attempt(sender, receiver, text, client_message_id), False
     wire = serializers.message(message.to_mongo())
-    _count_unread(conversation_id, receiver)
-    _record_last_message(conversation_id, message)
+    try:
+        _count_unread(conversation_id, receiver)
+        _record_last_message(conversation_id, message)
+    except Exception:
+        # Undone, so the client's retry stores and delivers it afresh instead of finding a stored
+        # message nobody was told about. (At worst the receiver's unread count is one too high
+        # until they next read the conversation, which recounts it.)
+        Message.objects(id=message.id).delete()
+        raise
 
     # Emitted last: only after every write returned.
     events.emit_new_message(wire)
