@@ -93,8 +93,8 @@ def current_user_id():
 class ChatNamespace(Namespace):
     """Default namespace `/`: presence on connect and disconnect, and the client's events.
 
-Handlers parse the payload and call one service; events go out via `events` only.
-"""
+    Handlers parse the payload and call one service; events go out via `events` only.
+    """
 
     def __init__(self, namespace, broadcaster):
         super().__init__(namespace)
