@@ -31,10 +31,10 @@ def list_conversations(user_id, *, limit, before=None):
     query = {"participants": user, "lastMessage._id": {"$exists": True}}
     if before is not None:
         updated_at, last_id = parse_cursor(before)
-        query["$or"] = [
-            {"updatedAt": {"$lt": updated_at}},
-            {"updatedAt": updated_at, "_id": {"$lt": last_id}},
-        ]
+        # (updatedAt, _id) < the cursor's, written as one range on the index's updatedAt plus a
+        # check of the ties on its _id: no $or, whose plan could need an in-memory sort.
+        query["updatedAt"] = {"$lte": updated_at}
+        query["$nor"] = [{"updatedAt": updated_at, "_id": {"$gte": last_id}}]
     docs = list(
         Conversation.objects(__raw__=query)
         .order_by("-updated_at", "-id")
