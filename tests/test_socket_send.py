@@ -119,3 +119,19 @@ def test_the_sender_is_the_sockets_user_whatever_the_payload_says(api, connect):
     tab = connect(alice)
     ack = socket_send(tab, {"receiverId": bob_user["_id"], "message": "hi", "senderId": carol_user["_id"]})
     assert ack["newMessage"]["senderId"] == alice_user["_id"]
+
+
+def test_a_deleted_users_open_socket_can_no_longer_send_or_mark_read(api, connect):
+    from chatapp.models import User
+
+    alice, alice_user = api.user()
+    bob, bob_user = api.user()
+    alice_tab, bob_tab = connect(alice), connect(bob)
+    bob_tab.get_received()
+    User.objects(id=alice_user["_id"]).delete()
+    ack = socket_send(alice_tab, {"receiverId": bob_user["_id"], "message": "from beyond"})
+    assert ack == {"ok": False, "message": "User not authenticated."}
+    ack = alice_tab.emit("markRead", {"otherUserId": bob_user["_id"]}, callback=True)
+    assert ack["ok"] is False
+    assert Message.objects.count() == 0
+    assert bob_tab.get_received() == []

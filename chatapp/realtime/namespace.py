@@ -13,7 +13,7 @@ from flask_socketio import ConnectionRefusedError, Namespace, join_room
 
 from chatapp import ratelimit
 from chatapp.api.auth import TOKEN_COOKIE, authenticate
-from chatapp.errors import ApiError, InvalidInput
+from chatapp.errors import ApiError, InvalidInput, NotAuthenticated
 from chatapp.realtime import events
 from chatapp.realtime.presence import PresenceBroadcaster, presence
 from chatapp.services import conversations, messages, typing_indicators
@@ -85,9 +85,16 @@ def payload(args):
     return args[0]
 
 
-def current_user_id():
-    """The user this socket authenticated as on connect."""
-    return session["user_id"]
+def current_user_id(*, still_exists=False):
+    """The user this socket authenticated as on connect.
+
+    With `still_exists`, also checks the account was not deleted since (as every HTTP call does);
+    used before writes, so a deleted user's open tab cannot go on sending.
+    """
+    user_id = session["user_id"]
+    if still_exists and not user_exists(user_id):
+        raise NotAuthenticated("User not authenticated.")
+    return user_id
 
 
 class ChatNamespace(Namespace):
@@ -119,7 +126,7 @@ class ChatNamespace(Namespace):
     @acknowledged
     def on_sendMessage(self, *args):
         """`sendMessage {receiverId, message, clientMessageId?}`: as the HTTP send, acknowledged."""
-        user_id = current_user_id()
+        user_id = current_user_id(still_exists=True)
         ratelimit.check("SEND_RATE_LIMIT", user_id, "messages")  # the same budget as HTTP sends
         data = payload(args)
         new_message, _ = messages.send_message(
@@ -155,7 +162,7 @@ class ChatNamespace(Namespace):
         """`markRead {otherUserId, messageId?}`: as `POST /api/v1/message/<otherUserId>/read`."""
         data = payload(args)
         return conversations.mark_read(
-            current_user_id(), data.get("otherUserId"), data.get("messageId")
+            current_user_id(still_exists=True), data.get("otherUserId"), data.get("messageId")
         )
 
 
