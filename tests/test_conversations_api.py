@@ -125,6 +125,7 @@ def test_the_most_recent_activity_comes_first(api):
     [
         {"limit": "0"}, {"limit": "x"}, {"before": "nope"}, {"before": "123_abc"},
         {"before": "{\"$ne\": null}"}, {"before": "-1_" + "a" * 24}, {"before": ""},
+        {"before": "9" * 15 + "_" + "a" * 24}, {"before": "1_" + "A" * 24},
     ],
 )
 def test_bad_parameters_are_a_400(api, params):

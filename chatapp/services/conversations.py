@@ -16,7 +16,7 @@ from chatapp.services.users import user_exists
 from chatapp.validation import object_id
 
 _EPOCH = datetime(1970, 1, 1)
-_CURSOR = re.compile(r"(\d{1,15})_([0-9a-f]{24})")
+_CURSOR = re.compile(r"(\d{1,13})_([0-9a-f]{24})")  # 13 digits of ms: until the year 2286
 
 
 def list_conversations(user_id, *, limit, before=None):
@@ -56,7 +56,8 @@ def list_conversations(user_id, *, limit, before=None):
 
 def make_cursor(doc):
     """`<updatedAt in ms since the epoch>_<conversation id>`: a position in the list's order."""
-    millis = (doc["updatedAt"].replace(tzinfo=None) - _EPOCH) // timedelta(milliseconds=1)
+    updated_at = (doc.get("updatedAt") or _EPOCH).replace(tzinfo=None)
+    millis = (updated_at - _EPOCH) // timedelta(milliseconds=1)
     return f"{millis}_{doc['_id']}"
 
 
@@ -70,8 +71,6 @@ def parse_cursor(raw):
 def _other(doc, user):
     """The participant who is not `user` (conversations are between two people)."""
     return next((p for p in doc.get("participants", []) if p != user), None)
-
-
 
 
 def mark_read(reader_id, other_id, message_id=None):
