@@ -48,7 +48,8 @@ class Conversation(Document):
     last_message = DictField(db_field="lastMessage")
     # Per participant (user id string): id of the last message they have read.
     read_markers = DictField(db_field="readMarkers")
-    # Per participant (user id string): messages to them not yet read; `$inc` on send, reset on read.
+    # Per participant (user id string): messages to them not yet read; `$inc` on send, reset on
+    # read.
     unread_counts = DictField(db_field="unreadCounts")
     created_at = DateTimeField(db_field="createdAt", default=utc_now)
     updated_at = DateTimeField(db_field="updatedAt", default=utc_now)

@@ -69,7 +69,9 @@ def migrate_node_data(report=lambda line: None):
             continue
         key = pair_key(sender, receiver)
         if key not in found:
-            found[key] = _conversation_for(conversations, key, sender, receiver, doc.get("createdAt"))
+            found[key] = _conversation_for(
+                conversations, key, sender, receiver, doc.get("createdAt")
+            )
         messages.update_one({"_id": doc["_id"]}, {"$set": {"conversationId": found[key]}})
         counts["unlisted messages linked"] += 1
         touched.add(found[key])
@@ -88,7 +90,11 @@ def _conversation_for(conversations, key, sender, receiver, since):
     since = since or utc_now()
     return conversations.find_one_and_update(
         {"pairKey": key},
-        {"$setOnInsert": {"participants": [sender, receiver], "createdAt": since, "updatedAt": since}},
+        {
+            "$setOnInsert": {
+                "participants": [sender, receiver], "createdAt": since, "updatedAt": since
+            }
+        },
         upsert=True,
         projection={"_id": 1},
         return_document=ReturnDocument.AFTER,
