@@ -1,5 +1,8 @@
 """Read receipts: POST /api/v1/message/<id>/read and socket `markRead`, and `messagesSeen`."""
 
+import io
+import json
+
 import pytest
 from bson import ObjectId
 
@@ -192,3 +195,24 @@ def test_mark_read_bad_payloads_get_a_negative_ack(api, connect, data):
     assert ack["ok"] is False and isinstance(ack["message"], str)
     assert received(alice_tab, "messagesSeen") == []
     assert unread(bob) == {alice_user["_id"]: 1}
+
+
+def test_a_chunked_body_is_read_too(api):
+    """Without Content-Length (chunked, as under gunicorn) a body still counts as a body."""
+    alice, alice_user = api.user()
+    bob, bob_user = api.user()
+    first = alice.post(f"/api/v1/message/send/{bob_user['_id']}", json={"message": "a"}).get_json()
+    alice.post(f"/api/v1/message/send/{bob_user['_id']}", json={"message": "b"})
+
+    def chunked(body, content_type):
+        return bob.post(
+            f"/api/v1/message/{alice_user['_id']}/read",
+            input_stream=io.BytesIO(body),
+            headers={"Transfer-Encoding": "chunked", "Content-Type": content_type},
+            environ_overrides={"wsgi.input_terminated": True},
+        )
+
+    assert chunked(b"messageId=x", "application/x-www-form-urlencoded").status_code == 400
+    response = chunked(json.dumps({"messageId": first["newMessage"]["_id"]}).encode(), "application/json")
+    assert response.status_code == 200
+    assert response.get_json()["unreadCount"] == 1

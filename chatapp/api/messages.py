@@ -36,7 +36,7 @@ def send(receiver_id):
 def mark_read(other_id):
     """Mark the caller's conversation with `other_id` read (up to body `messageId`, or all)."""
     # The body is optional: an empty one means "everything so far".
-    body = json_body() if request.content_length or request.data else {}
+    body = json_body() if request.content_length or request.get_data(cache=True) else {}
     return jsonify(conversations.mark_read(g.user_id, other_id, body.get("messageId")))
 
 
