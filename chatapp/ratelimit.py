@@ -21,8 +21,23 @@ from chatapp.errors import TooManyRequests
 EXTENSION = "chatapp.ratelimit"
 
 
+SETTINGS = ("SEND_RATE_LIMIT", "TYPING_RATE_LIMIT")
+
+
 def init_app(app):
-    """A limiter with its own counters for this app (a fresh app starts from zero)."""
+    """A limiter with its own counters for this app (a fresh app starts from zero).
+
+    A limit that does not parse stops the start, rather than every send later failing with a 500.
+    """
+    for setting in SETTINGS:
+        spec = app.config.get(setting)
+        if spec:
+            try:
+                _parse(spec)
+            except ValueError:
+                raise RuntimeError(
+                    f"{setting} must look like '20 per second' (or be empty), got {spec!r}"
+                ) from None
     app.extensions[EXTENSION] = FixedWindowRateLimiter(
         storage_from_string(app.config["RATELIMIT_STORAGE_URI"])
     )

@@ -1,5 +1,7 @@
 """Per-user send rate limit: HTTP 429 with Retry-After, socket negative ack; never a silent drop."""
 
+import pytest
+
 from chatapp.models import Message
 from tests.conftest import received
 
@@ -65,3 +67,12 @@ def test_the_429_is_readable_by_browsers(app, api):
     )
     assert refused.status_code == 429
     assert "Retry-After" in refused.headers["Access-Control-Expose-Headers"]
+
+
+@pytest.mark.parametrize("setting", ["SEND_RATE_LIMIT", "TYPING_RATE_LIMIT"])
+def test_a_limit_that_does_not_parse_stops_the_start(setting):
+    from chatapp.app import create_app
+    from config import TestConfig
+
+    with pytest.raises(RuntimeError, match=setting):
+        create_app(TestConfig, **{setting: "twenty a second"})
