@@ -62,11 +62,20 @@ class Config:
     MAX_MESSAGE_LENGTH = _env_int("MAX_MESSAGE_LENGTH", 5000)
     HISTORY_PAGE_SIZE = _env_int("HISTORY_PAGE_SIZE", 50)
     HISTORY_MAX_PAGE_SIZE = _env_int("HISTORY_MAX_PAGE_SIZE", 200)
+    CONVERSATION_PAGE_SIZE = _env_int("CONVERSATION_PAGE_SIZE", 30)
+    CONVERSATION_MAX_PAGE_SIZE = _env_int("CONVERSATION_MAX_PAGE_SIZE", 100)
 
     # Rate limits use flask-limiter's notation ("10 per minute"); an empty value disables one.
     LOGIN_FAILURE_LIMIT = os.environ.get("LOGIN_FAILURE_LIMIT", "10 per minute")
     REGISTER_LIMIT = os.environ.get("REGISTER_LIMIT", "")
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Messages a user may send, over HTTP and Socket.IO together; beyond it a send is refused
+    # (429 / negative ack), never dropped silently.
+    SEND_RATE_LIMIT = os.environ.get("SEND_RATE_LIMIT", "20 per second")
+    # Typing indicators a user may send (per user; the excess is dropped silently), and how long
+    # a receiver should show one without a refresh.
+    TYPING_RATE_LIMIT = os.environ.get("TYPING_RATE_LIMIT", "5 per second")
+    TYPING_EXPIRES_MS = _env_int("TYPING_EXPIRES_MS", 5000)
     RATELIMIT_HEADERS_ENABLED = True
 
     ASYNC_MODE = os.environ.get("ASYNC_MODE", "eventlet").strip() or "eventlet"

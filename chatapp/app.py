@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask
 
-from chatapp import db
+from chatapp import cli, db, ratelimit
 from chatapp.errors import register_error_handlers
 from chatapp.extensions import cors, limiter, socketio
 from config import check_config, config_from_env
@@ -29,6 +29,7 @@ def create_app(config_class=None, **overrides):
     register_blueprints(app)
     register_error_handlers(app)
     register_realtime(app)
+    cli.init_app(app)
     return app
 
 
@@ -47,16 +48,18 @@ def register_extensions(app):
         resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
         supports_credentials=True,
         always_send=False,  # no Origin, no CORS headers: never name an origin unasked
-        expose_headers=["X-Next-Before", "Retry-After"],
+        expose_headers=["X-Next-Before", "X-Next-After", "Retry-After"],
     )
     limiter.init_app(app)
+    ratelimit.init_app(app)
 
 
 def register_blueprints(app):
-    from chatapp.api import health, messages, users, web
+    from chatapp.api import conversations, health, messages, users, web
 
     app.register_blueprint(users.blueprint)
     app.register_blueprint(messages.blueprint)
+    app.register_blueprint(conversations.blueprint)
     app.register_blueprint(health.blueprint)
     if app.config["ENV_NAME"] != "production":
         app.register_blueprint(web.blueprint)  # the demo client at `/`: development only

@@ -42,8 +42,22 @@ class NotFoundError(ApiError):
     status = 404
 
 
+class Conflict(ApiError):
+    status = 409
+
+
 class PayloadTooLarge(ApiError):
     status = 413
+
+
+class TooManyRequests(ApiError):
+    """Over a rate limit; `retry_after` (whole seconds) goes out as the Retry-After header."""
+
+    status = 429
+
+    def __init__(self, message, retry_after=1):
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
 
 
 # Short, client-facing texts for the HTTP errors Werkzeug and extensions raise.
@@ -67,7 +81,9 @@ def error_response(message, status, headers=None):
 def register_error_handlers(app):
     @app.errorhandler(ApiError)
     def handle_api_error(error):
-        return error_response(error.message, error.status)
+        retry_after = getattr(error, "retry_after", None)
+        headers = [("Retry-After", str(retry_after))] if retry_after is not None else None
+        return error_response(error.message, error.status, headers)
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error):

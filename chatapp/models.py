@@ -48,6 +48,9 @@ class Conversation(Document):
     last_message = DictField(db_field="lastMessage")
     # Per participant (user id string): id of the last message they have read.
     read_markers = DictField(db_field="readMarkers")
+    # Per participant (user id string): messages to them not yet read; `$inc` on send, reset on
+    # read.
+    unread_counts = DictField(db_field="unreadCounts")
     created_at = DateTimeField(db_field="createdAt", default=utc_now)
     updated_at = DateTimeField(db_field="updatedAt", default=utc_now)
 
@@ -56,8 +59,9 @@ class Conversation(Document):
         "strict": False,
         "indexes": [
             {"fields": ["pair_key"], "unique": True, "sparse": True},
-            # The caller's conversations, most recent first.
-            {"fields": ["participants", "-updated_at"]},
+            # The caller's conversations, most recent first; `_id` breaks ties, so a page is one
+            # index range with no in-memory sort.
+            {"fields": ["participants", "-updated_at", "-id"]},
         ],
     }
 

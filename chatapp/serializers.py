@@ -48,3 +48,26 @@ def message(doc):
     if doc.get("clientMessageId") is not None:
         body["clientMessageId"] = doc["clientMessageId"]
     return body
+
+
+def message_summary(summary):
+    """A conversation's `lastMessage` summary: the newest message, text cut at 200 characters."""
+    if not summary:
+        return None
+    return {
+        "_id": _id(summary.get("_id")),
+        "senderId": _id(summary.get("senderId")),
+        "message": summary.get("message"),
+        "createdAt": to_iso(summary.get("createdAt")),
+    }
+
+
+def conversation(doc, participant, viewer_id):
+    """A conversation as `viewer_id` sees it in their list: the other person and their counts."""
+    return {
+        "_id": _id(doc["_id"]),
+        "participant": participant,
+        "lastMessage": message_summary(doc.get("lastMessage")),
+        "unreadCount": int((doc.get("unreadCounts") or {}).get(viewer_id, 0)),
+        "updatedAt": to_iso(doc.get("updatedAt")),
+    }

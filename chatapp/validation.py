@@ -1,5 +1,7 @@
 """Checks on values a client sent. Raise `InvalidInput` with a message fit for a toast."""
 
+import re
+
 from bson import ObjectId
 
 from chatapp.errors import InvalidInput
@@ -26,3 +28,19 @@ def object_id(value, what="id"):
     if not is_object_id(value):
         raise InvalidInput(f"Invalid {what}")
     return ObjectId(value)
+
+
+CLIENT_MESSAGE_ID_MAX = 64
+_CLIENT_MESSAGE_ID = re.compile(r"[\x21-\x7e]{1,%d}" % CLIENT_MESSAGE_ID_MAX)
+
+
+def client_message_id(value):
+    """An optional idempotency key: 1 to 64 printable ASCII characters, no spaces (a UUID fits)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _CLIENT_MESSAGE_ID.fullmatch(value):
+        raise InvalidInput(
+            f"clientMessageId must be a string of 1 to {CLIENT_MESSAGE_ID_MAX} "
+            "printable ASCII characters without spaces"
+        )
+    return value

@@ -205,7 +205,8 @@ def test_the_service_emits_after_storing(api, connect):
     bob, bob_user = api.user()
     bob_tab = connect(bob)
     bob_tab.get_received()
-    wire = messages.send_message(alice_user["_id"], bob_user["_id"], "direct", max_length=100)
+    wire, created = messages.send_message(alice_user["_id"], bob_user["_id"], "direct", max_length=100)
+    assert created
     assert received(bob_tab, "newMessage") == [wire]
     page, _ = messages.list_messages(bob_user["_id"], alice_user["_id"], limit=10)
     assert page == [wire]

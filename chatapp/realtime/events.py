@@ -19,6 +19,32 @@ def emit_new_message(message):
     socketio.emit("newMessage", message, to=user_room(message["receiverId"]), namespace=NAMESPACE)
 
 
+def emit_message_sent(message, skip_sid=None):
+    """`messageSent` (the `newMessage` JSON) to the sender's other tabs, so they show it too.
+
+    `skip_sid` is the socket the message was sent from (it has the ack); None for HTTP sends,
+    whose caller is not a socket.
+    """
+    socketio.emit(
+        "messageSent",
+        message,
+        to=user_room(message["senderId"]),
+        skip_sid=skip_sid,
+        namespace=NAMESPACE,
+    )
+
+
+def emit_messages_seen(user_id, receipt):
+    """`messagesSeen {conversationId, readerId, messageId, seenAt}` to every tab of `user_id`,
+    the other participant of the conversation the reader read."""
+    socketio.emit("messagesSeen", receipt, to=user_room(user_id), namespace=NAMESPACE)
+
+
+def emit_typing(user_id, indicator):
+    """`typing {from, isTyping, expiresInMs}` to every tab of `user_id`, the one being typed to."""
+    socketio.emit("typing", indicator, to=user_room(user_id), namespace=NAMESPACE)
+
+
 def emit_online_users(user_ids, to=None, skip_sid=None):
     """`getOnlineUsers`: the ids of everyone online, to one socket (`to`) or to everyone."""
     socketio.emit("getOnlineUsers", list(user_ids), to=to, skip_sid=skip_sid, namespace=NAMESPACE)

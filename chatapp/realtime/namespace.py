@@ -6,14 +6,17 @@ seed's `?userId=` query is never trusted on its own: when present it must name t
 """
 
 import logging
+from functools import wraps
 
-from flask import current_app, request
+from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, Namespace, join_room
 
+from chatapp import ratelimit
 from chatapp.api.auth import TOKEN_COOKIE, authenticate
-from chatapp.errors import ApiError
+from chatapp.errors import ApiError, InvalidInput, NotAuthenticated
 from chatapp.realtime import events
 from chatapp.realtime.presence import PresenceBroadcaster, presence
+from chatapp.services import conversations, messages, typing_indicators
 from chatapp.services.users import user_exists
 from chatapp.validation import is_object_id
 
@@ -52,8 +55,53 @@ def identify(auth):
     return user_id
 
 
+def acknowledged(handler):
+    """Turn a handler's result into its ack: `{ok: true, ...result}` or `{ok: false, message}`.
+
+    Never raises out of the handler: the client always hears back, and a bad payload cannot
+    reach Flask-SocketIO's default error handling.
+    """
+
+    @wraps(handler)
+    def wrapped(self, *args):
+        try:
+            return {"ok": True, **handler(self, *args)}
+        except ApiError as error:
+            ack = {"ok": False, "message": error.message}
+            if getattr(error, "retry_after", None) is not None:
+                ack["retryAfter"] = error.retry_after  # seconds, as HTTP's Retry-After
+            return ack
+        except Exception:
+            log.exception("Unhandled error in socket event %s", handler.__name__)
+            return {"ok": False, "message": "Internal server error."}
+
+    return wrapped
+
+
+def payload(args):
+    """The one JSON object an event carried; InvalidInput for anything else."""
+    if len(args) != 1 or not isinstance(args[0], dict):
+        raise InvalidInput("Expected one JSON object as the event payload")
+    return args[0]
+
+
+def current_user_id(*, still_exists=False):
+    """The user this socket authenticated as on connect.
+
+    With `still_exists`, also checks the account was not deleted since (as every HTTP call does);
+    used before writes, so a deleted user's open tab cannot go on sending.
+    """
+    user_id = session["user_id"]
+    if still_exists and not user_exists(user_id):
+        raise NotAuthenticated("User not authenticated.")
+    return user_id
+
+
 class ChatNamespace(Namespace):
-    """Default namespace `/`: presence on connect and disconnect; events go out via `events`."""
+    """Default namespace `/`: presence on connect and disconnect, and the client's events.
+
+    Handlers parse the payload and call one service; events go out via `events` only.
+    """
 
     def __init__(self, namespace, broadcaster):
         super().__init__(namespace)
@@ -62,6 +110,7 @@ class ChatNamespace(Namespace):
     def on_connect(self, auth=None):
         user_id = identify(auth)
         sid = request.sid
+        session["user_id"] = user_id  # this socket's own session: kept for its events
         join_room(events.user_room(user_id))
         came_online = presence.add(user_id, sid)
         # The new socket always gets the current list at once, whatever else is coalesced.
@@ -73,6 +122,48 @@ class ChatNamespace(Namespace):
         _, went_offline = presence.remove(request.sid)
         if went_offline:
             self.broadcaster.changed()
+
+    @acknowledged
+    def on_sendMessage(self, *args):
+        """`sendMessage {receiverId, message, clientMessageId?}`: as the HTTP send, acknowledged."""
+        user_id = current_user_id(still_exists=True)
+        ratelimit.check("SEND_RATE_LIMIT", user_id, "messages")  # the same budget as HTTP sends
+        data = payload(args)
+        new_message, _ = messages.send_message(
+            user_id,
+            data.get("receiverId"),
+            data.get("message"),
+            max_length=current_app.config["MAX_MESSAGE_LENGTH"],
+            client_message_id=data.get("clientMessageId"),
+            origin_sid=request.sid,  # this tab has the ack; the sender's other tabs get messageSent
+        )
+        return {"newMessage": new_message}
+
+    def on_typing(self, *args):
+        """`typing {to, isTyping}`: relayed to `to`'s tabs. No ack; excess and bad ones dropped."""
+        try:
+            if len(args) != 1 or not isinstance(args[0], dict):
+                return
+            user_id = current_user_id()
+            # Checked before the user lookup, so a flood costs no database reads.
+            if not ratelimit.allowed("TYPING_RATE_LIMIT", user_id):
+                return
+            typing_indicators.relay_typing(
+                user_id,
+                args[0].get("to"),
+                args[0].get("isTyping"),
+                expires_in_ms=current_app.config["TYPING_EXPIRES_MS"],
+            )
+        except Exception:
+            log.exception("Unhandled error in socket event typing")
+
+    @acknowledged
+    def on_markRead(self, *args):
+        """`markRead {otherUserId, messageId?}`: as `POST /api/v1/message/<otherUserId>/read`."""
+        data = payload(args)
+        return conversations.mark_read(
+            current_user_id(still_exists=True), data.get("otherUserId"), data.get("messageId")
+        )
 
 
 def origin_checker(allowed_origins):

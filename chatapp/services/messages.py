@@ -2,9 +2,9 @@
 
 from mongoengine.errors import NotUniqueError
 
-from chatapp import serializers
+from chatapp import serializers, validation
 from chatapp.clock import utc_now
-from chatapp.errors import InvalidInput, NotFoundError, PayloadTooLarge
+from chatapp.errors import Conflict, InvalidInput, NotFoundError, PayloadTooLarge
 from chatapp.models import Conversation, Message
 from chatapp.realtime import events
 from chatapp.services.users import user_exists
@@ -17,15 +17,23 @@ def pair_key(user_a, user_b):
     return f"{first}:{second}"
 
 
-def send_message(sender_id, receiver_id, text, *, max_length):
+def send_message(
+    sender_id, receiver_id, text, *, max_length, client_message_id=None, origin_sid=None
+):
     """Store a message from `sender_id` to `receiver_id`, then deliver it live.
 
-    Returns the message in wire format. Nothing is written unless every check passed, and the
-    event goes out only after the write returned.
+    Returns `(message, created)`: the message in wire format, and False when `client_message_id`
+    names a message this sender already stored (a retry): that first message is returned as it
+    was and nothing is written or emitted again, so a retry never shows twice on any screen.
+    The unique index on (senderId, clientMessageId) decides which of two racing attempts wins.
+    Nothing is written unless every check passed, and events go out only after the writes
+    returned: `newMessage` to the receiver's tabs, `messageSent` to the sender's tabs except the
+    socket `origin_sid` the message came from (None for an HTTP send: all of them).
     """
     sender = object_id(str(sender_id), "sender id")
     receiver = object_id(receiver_id, "receiver id")
     text = string_field(text, "message")
+    client_message_id = validation.client_message_id(client_message_id)
     if not text.strip():
         raise InvalidInput("Message must not be empty")
     if len(text) > max_length:
@@ -42,16 +50,49 @@ def send_message(sender_id, receiver_id, text, *, max_length):
         sender_id=sender,
         receiver_id=receiver,
         message=text,
+        client_message_id=client_message_id,
         created_at=now,
         updated_at=now,
     )
-    message.save(force_insert=True)
+    try:
+        message.save(force_insert=True)
+    except NotUniqueError:
+        if client_message_id is None:
+            raise
+        return _first_attempt(sender, receiver, text, client_message_id), False
     wire = serializers.message(message.to_mongo())
-    _record_last_message(conversation_id, message)
+    try:
+        _count_unread(conversation_id, receiver)
+        _record_last_message(conversation_id, message)
+    except Exception:
+        # Undone, so the client's retry stores and delivers it afresh instead of finding a stored
+        # message nobody was told about. (At worst the receiver's unread count is one too high
+        # until they next read the conversation, which recounts it.)
+        Message.objects(id=message.id).delete()
+        raise
 
     # Emitted last: only after every write returned.
     events.emit_new_message(wire)
-    return wire
+    events.emit_message_sent(wire, skip_sid=origin_sid)
+    return wire, True
+
+
+def _first_attempt(sender, receiver, text, client_message_id):
+    """The message an earlier attempt with this idempotency key stored, in wire format.
+
+    A key reused for a different message is the client's bug, answered with 409 rather than
+    with a message that is not the one it just asked to send.
+    """
+    first = (
+        Message.objects(sender_id=sender, client_message_id=client_message_id)
+        .as_pymongo()
+        .first()
+    )
+    if first is None:  # the unique index said it exists; it was deleted since
+        raise Conflict("clientMessageId was already used")
+    if first.get("receiverId") != receiver or first.get("message") != text:
+        raise Conflict("clientMessageId was already used for a different message")
+    return serializers.message(first)
 
 
 def get_or_create_conversation(user_a, user_b):
@@ -78,17 +119,22 @@ def get_or_create_conversation(user_a, user_b):
     raise RuntimeError(f"could not get or create conversation {key}")
 
 
-def list_messages(user_id, other_id, *, limit, before=None):
+def list_messages(user_id, other_id, *, limit, before=None, after=None):
     """One page of the conversation between `user_id` and `other_id`, oldest first.
 
-    Returns `(messages, next_before)`: at most `limit` of the newest messages older than
-    `before` (a message id), and the cursor of the next older page, or None at the start.
-    Costs one indexed lookup and one index range of `limit + 1` entries, whatever the length of
-    the history.
+    Returns `(messages, next_cursor)`. Without `after`: at most `limit` of the newest messages
+    older than `before` (a message id), and the cursor of the next older page (None at the
+    start). With `after` (catch-up after a reconnect): at most `limit` of the oldest messages
+    newer than `after`, and the cursor of the next newer page (None when this page reaches the
+    newest). Costs one indexed lookup and one index range of `limit + 1` entries, whatever the
+    length of the history.
     """
     user = object_id(str(user_id), "user id")
     other = object_id(other_id, "user id")
     before = object_id(before, "before cursor") if before is not None else None
+    after = object_id(after, "after cursor") if after is not None else None
+    if before is not None and after is not None:
+        raise InvalidInput("Use either before or after, not both")
     if user == other:
         raise InvalidInput("You have no conversation with yourself")
 
@@ -98,6 +144,11 @@ def list_messages(user_id, other_id, *, limit, before=None):
     if conversation is None:
         return [], None
     query = Message.objects(conversation_id=conversation["_id"])
+    if after is not None:
+        oldest_first = list(query.filter(id__gt=after).order_by("id").limit(limit + 1).as_pymongo())
+        page = oldest_first[:limit]
+        next_after = str(page[-1]["_id"]) if len(oldest_first) > limit else None
+        return [serializers.message(doc) for doc in page], next_after
     if before is not None:
         query = query.filter(id__lt=before)
     newest_first = list(query.order_by("-id").limit(limit + 1).as_pymongo())
@@ -105,6 +156,13 @@ def list_messages(user_id, other_id, *, limit, before=None):
     next_before = str(page[-1]["_id"]) if len(newest_first) > limit else None
     page.reverse()
     return [serializers.message(doc) for doc in page], next_before
+
+
+def _count_unread(conversation_id, receiver):
+    """One more unread message for `receiver`: an atomic `$inc`, right under concurrent sends."""
+    Conversation.objects(id=conversation_id).update_one(
+        __raw__={"$inc": {f"unreadCounts.{receiver}": 1}}
+    )
 
 
 def _record_last_message(conversation_id, message):

@@ -1,0 +1,165 @@
+"""Bring a database written by the Node backend into this backend's shape, idempotently.
+
+The Node backend kept, per conversation, an array of all its message ids and no `pairKey`, and
+its messages had no `conversationId`. A race in its send could also make two conversations for
+one pair, or store a message no conversation lists. `migrate_node_data` fixes all of that without
+losing a message, and running it again changes nothing. Users need nothing: their bcryptjs
+`$2a$`/`$2b$` hashes verify as they are.
+"""
+
+from collections import Counter
+
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from chatapp.clock import utc_now
+from chatapp.models import Conversation, Message
+from chatapp.services.messages import pair_key
+
+BATCH = 1000
+
+
+def migrate_node_data(report=lambda line: None):
+    """Run every step; returns the counts (a Counter). `report` gets a line per notable event."""
+    conversations = Conversation._get_collection()
+    messages = Message._get_collection()
+    counts = Counter()
+    touched = set()
+
+    # 1. Give every conversation its pairKey; a second conversation of a pair merges into the first.
+    for doc in conversations.find({"pairKey": {"$exists": False}}).sort("_id", 1):
+        people = list(dict.fromkeys(doc.get("participants") or []))
+        if len(people) != 2:
+            counts["conversations skipped (not two participants)"] += 1
+            report(f"skipped conversation {doc['_id']}: participants {people}")
+            continue
+        key = pair_key(*people)
+        try:
+            conversations.update_one(
+                {"_id": doc["_id"], "pairKey": {"$exists": False}}, {"$set": {"pairKey": key}}
+            )
+            counts["conversations keyed"] += 1
+            touched.add(doc["_id"])
+        except DuplicateKeyError:
+            keeper = conversations.find_one({"pairKey": key}, {"_id": 1})["_id"]
+            _merge(conversations, messages, doc, keeper, counts)
+            touched.add(keeper)
+
+    # 2. Point every listed message at its conversation; drop the list once all of them do.
+    for doc in conversations.find(
+        {"pairKey": {"$exists": True}, "messages": {"$exists": True}}, {"messages": 1}
+    ):
+        ids = list(doc.get("messages") or [])
+        counts["messages linked"] += _link(messages, ids, doc["_id"])
+        if _unlinked(messages, ids, doc["_id"]) == 0:
+            conversations.update_one({"_id": doc["_id"]}, {"$unset": {"messages": ""}})
+            counts["message arrays dropped"] += 1
+        touched.add(doc["_id"])
+
+    # 3. Messages no conversation listed (the Node send saved them, then failed): by their pair.
+    found = {}
+    unlisted = messages.find(
+        {"conversationId": {"$exists": False}}, {"senderId": 1, "receiverId": 1, "createdAt": 1}
+    ).sort("_id", 1)
+    for doc in unlisted:
+        sender, receiver = doc.get("senderId"), doc.get("receiverId")
+        if sender is None or receiver is None or sender == receiver:
+            counts["messages skipped (no pair)"] += 1
+            report(f"skipped message {doc['_id']}: sender {sender}, receiver {receiver}")
+            continue
+        key = pair_key(sender, receiver)
+        if key not in found:
+            found[key] = _conversation_for(
+                conversations, key, sender, receiver, doc.get("createdAt")
+            )
+        messages.update_one({"_id": doc["_id"]}, {"$set": {"conversationId": found[key]}})
+        counts["unlisted messages linked"] += 1
+        touched.add(found[key])
+
+    # 4. The summary the conversation list reads, for every conversation touched or lacking one.
+    for doc in conversations.find({"lastMessage": {"$exists": False}}, {"_id": 1}):
+        touched.add(doc["_id"])
+    for conversation_id in touched:
+        if _summarise(conversations, messages, conversation_id):
+            counts["summaries updated"] += 1
+    return counts
+
+
+def _conversation_for(conversations, key, sender, receiver, since):
+    """The pair's conversation; a new one dates from its first message, not from the migration."""
+    since = since or utc_now()
+    return conversations.find_one_and_update(
+        {"pairKey": key},
+        {
+            "$setOnInsert": {
+                "participants": [sender, receiver], "createdAt": since, "updatedAt": since
+            }
+        },
+        upsert=True,
+        projection={"_id": 1},
+        return_document=ReturnDocument.AFTER,
+    )["_id"]
+
+
+def _merge(conversations, messages, duplicate, keeper, counts):
+    """Move a duplicate conversation's messages to `keeper`, then delete it once none is left."""
+    ids = list(duplicate.get("messages") or [])
+    moved = _link(messages, ids, keeper)
+    moved += messages.update_many(
+        {"conversationId": duplicate["_id"]}, {"$set": {"conversationId": keeper}}
+    ).modified_count
+    counts["messages linked"] += moved
+    if _unlinked(messages, ids, keeper) == 0 and not messages.count_documents(
+        {"conversationId": duplicate["_id"]}, limit=1
+    ):
+        conversations.delete_one({"_id": duplicate["_id"]})
+        counts["duplicate conversations merged"] += 1
+
+
+def _link(messages, ids, conversation_id):
+    linked = 0
+    for start in range(0, len(ids), BATCH):
+        linked += messages.update_many(
+            {"_id": {"$in": ids[start:start + BATCH]}, "conversationId": {"$ne": conversation_id}},
+            {"$set": {"conversationId": conversation_id}},
+        ).modified_count
+    return linked
+
+
+def _unlinked(messages, ids, conversation_id):
+    """How many of `ids` (those that exist) do not point at `conversation_id` yet."""
+    return sum(
+        messages.count_documents(
+            {"_id": {"$in": ids[start:start + BATCH]}, "conversationId": {"$ne": conversation_id}}
+        )
+        for start in range(0, len(ids), BATCH)
+    )
+
+
+def _summarise(conversations, messages, conversation_id):
+    """Set `lastMessage` (and `updatedAt`) from the newest message, unless a newer one is there."""
+    newest = next(
+        messages.find({"conversationId": conversation_id}).sort("_id", -1).limit(1), None
+    )
+    if newest is None:
+        return False
+    summary = {
+        "_id": newest["_id"],
+        "senderId": newest.get("senderId"),
+        "message": (newest.get("message") or "")[:200],
+        "createdAt": newest.get("createdAt"),
+    }
+    update = {"$set": {"lastMessage": summary}}
+    if newest.get("createdAt") is not None:
+        update["$max"] = {"updatedAt": newest["createdAt"]}
+    result = conversations.update_one(
+        {
+            "_id": conversation_id,
+            "$or": [
+                {"lastMessage._id": {"$lt": newest["_id"]}},
+                {"lastMessage._id": {"$exists": False}},
+            ],
+        },
+        update,
+    )
+    return result.modified_count > 0

@@ -1,0 +1,144 @@
+"""/api/v1/conversations: the caller's conversations, most recent first, from summaries only."""
+
+from datetime import datetime
+
+import pytest
+
+from chatapp.models import Conversation, Message
+
+
+def send(client, to, text, **extra):
+    response = client.post(f"/api/v1/message/send/{to}", json={"message": text, **extra})
+    assert response.status_code in (200, 201), response.get_json()
+    return response.get_json()["newMessage"]
+
+
+def conversations(client, **params):
+    return client.get("/api/v1/conversations", query_string=params)
+
+
+def test_a_new_user_has_no_conversations(api):
+    alice, _ = api.user()
+    response = conversations(alice)
+    assert response.status_code == 200 and response.get_json() == []
+    assert "X-Next-Before" not in response.headers
+
+
+def test_the_list_shows_the_other_person_the_last_message_and_unread_counts(api):
+    alice, alice_user = api.user()
+    bob, bob_user = api.user()
+    carol, carol_user = api.user()
+    send(alice, bob_user["_id"], "hi bob")
+    send(bob, alice_user["_id"], "hi alice")
+    last = send(carol, alice_user["_id"], "psst " + "x" * 300)
+
+    listed = conversations(alice).get_json()
+    assert [c["participant"]["_id"] for c in listed] == [carol_user["_id"], bob_user["_id"]]
+    with_carol, with_bob = listed
+    assert list(with_carol) == ["_id", "participant", "lastMessage", "unreadCount", "updatedAt"]
+    assert with_carol["participant"] == next(
+        u for u in alice.get("/api/v1/user/").get_json() if u["_id"] == carol_user["_id"]
+    )
+    assert "password" not in with_carol["participant"]
+    assert with_carol["lastMessage"] == {
+        "_id": last["_id"],
+        "senderId": carol_user["_id"],
+        "message": last["message"][:200],
+        "createdAt": last["createdAt"],
+    }
+    assert with_carol["unreadCount"] == 1
+    assert with_carol["updatedAt"] == last["createdAt"]
+    assert with_bob["lastMessage"]["message"] == "hi alice"
+    assert with_bob["unreadCount"] == 1
+
+    bobs = conversations(bob).get_json()
+    assert [c["participant"]["_id"] for c in bobs] == [alice_user["_id"]]
+    assert bobs[0]["unreadCount"] == 1  # "hi bob"; his own message does not count
+    assert bobs[0]["_id"] == with_bob["_id"]
+
+
+def test_nobody_sees_conversations_they_are_not_in(api):
+    alice, _ = api.user()
+    _, bob_user = api.user()
+    dave, _ = api.user()
+    send(alice, bob_user["_id"], "private")
+    assert conversations(dave).get_json() == []
+
+
+def test_unread_counts_grow_per_message_but_not_per_retry(api):
+    alice, alice_user = api.user()
+    bob, bob_user = api.user()
+    for i in range(3):
+        send(alice, bob_user["_id"], f"m{i}")
+    send(alice, bob_user["_id"], "again", clientMessageId="k1")
+    send(alice, bob_user["_id"], "again", clientMessageId="k1")
+    assert conversations(bob).get_json()[0]["unreadCount"] == 4
+    assert conversations(alice).get_json()[0]["unreadCount"] == 0
+
+
+def test_the_list_reads_no_messages(api):
+    """Served from the conversation's summary: emptying the messages collection changes nothing."""
+    alice, _ = api.user()
+    _, bob_user = api.user()
+    send(alice, bob_user["_id"], "kept in the summary")
+    before = conversations(alice).get_json()
+    Message._get_collection().delete_many({})
+    assert conversations(alice).get_json() == before
+
+
+def test_pages_follow_the_cursor_without_gaps_or_repeats(api):
+    alice, alice_user = api.user()
+    others = [api.user() for _ in range(5)]
+    for client, _ in others:
+        send(client, alice_user["_id"], "hello")
+    # Two conversations with the very same updatedAt: the _id breaks the tie.
+    same = datetime(2030, 1, 1)
+    Conversation._get_collection().update_many({}, {"$set": {"updatedAt": same}})
+
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {"limit": 2} if cursor is None else {"limit": 2, "before": cursor}
+        response = conversations(alice, **params)
+        assert response.status_code == 200
+        seen += [c["participant"]["_id"] for c in response.get_json()]
+        pages += 1
+        cursor = response.headers.get("X-Next-Before")
+        if cursor is None:
+            break
+    assert pages == 3
+    assert sorted(seen) == sorted(u["_id"] for _, u in others)
+
+
+def test_the_most_recent_activity_comes_first(api):
+    alice, alice_user = api.user()
+    bob, bob_user = api.user()
+    carol, carol_user = api.user()
+    send(bob, alice_user["_id"], "1")
+    send(carol, alice_user["_id"], "2")
+    assert conversations(alice).get_json()[0]["participant"]["_id"] == carol_user["_id"]
+    send(alice, bob_user["_id"], "3")
+    assert conversations(alice).get_json()[0]["participant"]["_id"] == bob_user["_id"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": "0"}, {"limit": "x"}, {"before": "nope"}, {"before": "123_abc"},
+        {"before": "{\"$ne\": null}"}, {"before": "-1_" + "a" * 24}, {"before": ""},
+        {"before": "9" * 15 + "_" + "a" * 24}, {"before": "1_" + "A" * 24},
+    ],
+)
+def test_bad_parameters_are_a_400(api, params):
+    alice, _ = api.user()
+    response = conversations(alice, **params)
+    assert response.status_code == 400
+    assert response.get_json()["success"] is False
+
+
+def test_a_well_formed_cursor_from_nowhere_is_just_an_empty_page(api):
+    alice, _ = api.user()
+    assert conversations(alice, before="0_" + "0" * 24).get_json() == []
+
+
+def test_the_list_requires_authentication(client):
+    assert conversations(client).status_code == 401

@@ -1,0 +1,78 @@
+"""Per-user send rate limit: HTTP 429 with Retry-After, socket negative ack; never a silent drop."""
+
+import pytest
+
+from chatapp.models import Message
+from tests.conftest import received
+
+
+def send(client, to, text):
+    return client.post(f"/api/v1/message/send/{to}", json={"message": text})
+
+
+def test_http_sends_beyond_the_limit_are_a_429_with_retry_after(app, api):
+    app.config["SEND_RATE_LIMIT"] = "3 per minute"
+    alice, _ = api.user()
+    _, bob_user = api.user()
+    assert [send(alice, bob_user["_id"], f"m{i}").status_code for i in range(3)] == [201] * 3
+    refused = send(alice, bob_user["_id"], "one too many")
+    assert refused.status_code == 429
+    assert refused.get_json()["success"] is False
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert Message.objects.count() == 3
+
+
+def test_socket_sends_share_the_budget_and_get_a_negative_ack(app, api, connect):
+    app.config["SEND_RATE_LIMIT"] = "2 per minute"
+    alice, _ = api.user()
+    bob, bob_user = api.user()
+    alice_tab, bob_tab = connect(alice), connect(bob)
+    bob_tab.get_received()
+    assert send(alice, bob_user["_id"], "http").status_code == 201
+    assert alice_tab.emit("sendMessage", {"receiverId": bob_user["_id"], "message": "socket"}, callback=True)["ok"]
+    ack = alice_tab.emit("sendMessage", {"receiverId": bob_user["_id"], "message": "over"}, callback=True)
+    assert ack["ok"] is False and "Too many" in ack["message"]
+    assert 1 <= ack["retryAfter"] <= 60
+    assert [m["message"] for m in received(bob_tab, "newMessage")] == ["http", "socket"]
+    assert send(alice, bob_user["_id"], "http again").status_code == 429
+
+
+def test_the_limit_is_per_user(app, api):
+    app.config["SEND_RATE_LIMIT"] = "1 per minute"
+    alice, alice_user = api.user()
+    bob, bob_user = api.user()
+    assert send(alice, bob_user["_id"], "a").status_code == 201
+    assert send(bob, alice_user["_id"], "b").status_code == 201
+    assert send(alice, bob_user["_id"], "a2").status_code == 429
+
+
+def test_an_empty_limit_disables_it(app, api):
+    app.config["SEND_RATE_LIMIT"] = ""
+    alice, _ = api.user()
+    _, bob_user = api.user()
+    assert all(send(alice, bob_user["_id"], f"m{i}").status_code == 201 for i in range(30))
+
+
+def test_the_default_is_twenty_per_second(app):
+    assert app.config["SEND_RATE_LIMIT"] == "20 per second"
+
+
+def test_the_429_is_readable_by_browsers(app, api):
+    app.config["SEND_RATE_LIMIT"] = "1 per minute"
+    alice, _ = api.user()
+    _, bob_user = api.user()
+    send(alice, bob_user["_id"], "a")
+    refused = alice.post(
+        f"/api/v1/message/send/{bob_user['_id']}", json={"message": "b"}, headers={"Origin": "http://localhost:5173"}
+    )
+    assert refused.status_code == 429
+    assert "Retry-After" in refused.headers["Access-Control-Expose-Headers"]
+
+
+@pytest.mark.parametrize("setting", ["SEND_RATE_LIMIT", "TYPING_RATE_LIMIT"])
+def test_a_limit_that_does_not_parse_stops_the_start(setting):
+    from chatapp.app import create_app
+    from config import TestConfig
+
+    with pytest.raises(RuntimeError, match=setting):
+        create_app(TestConfig, **{setting: "twenty a second"})
