@@ -1,0 +1,58 @@
+"""run_off_loop: hashing off the event loop, one call per core, at a lower priority."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+from chatapp import concurrency
+
+
+def test_without_a_green_loop_the_call_runs_in_place():
+    assert concurrency.run_off_loop(lambda a, b: a + b, 2, 3) == 5
+
+
+def test_a_pool_call_runs_at_a_lower_priority_in_its_own_thread_only():
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    result = []
+    thread = threading.Thread(
+        target=lambda: result.append(
+            concurrency._at_low_priority(os.getpriority, os.PRIO_PROCESS, 0)
+        )
+    )
+    thread.start()
+    thread.join()
+    assert result == [max(before, concurrency.POOL_NICENESS)]
+    assert os.getpriority(os.PRIO_PROCESS, 0) == before  # the caller's thread is untouched
+
+
+def test_under_eventlet_at_most_one_call_per_core_runs_at_once(tmp_path):
+    # A fresh interpreter: monkey patching must not leak into the rest of the suite.
+    script = textwrap.dedent(
+        """
+        import eventlet
+        eventlet.monkey_patch()
+        import time
+        from eventlet import patcher
+        from chatapp import concurrency
+        concurrency.SLOTS = 2
+        running = [0]; peak = [0]; lock = patcher.original('threading').Lock()
+        def work():
+            with lock:
+                running[0] += 1; peak[0] = max(peak[0], running[0])
+            time.sleep(0.05)
+            with lock:
+                running[0] -= 1
+            return 1
+        pool = eventlet.GreenPool()
+        total = sum(pool.imap(lambda _: concurrency.run_off_loop(work), range(8)))
+        print(total, peak[0])
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["8", "2"]
