@@ -1,0 +1,11 @@
+"""gunicorn settings, read automatically from the working directory (`make serve`, tests, bench).
+
+Command-line flags (`-k eventlet -w 1 -b ...`) still choose the worker class and address.
+"""
+
+import os
+
+# Every open Socket.IO connection holds one of these for as long as it lives. gunicorn's default
+# of 1000 makes the 1001st browser tab wait in the accept queue until it times out. Each one is
+# also a file descriptor: raise `ulimit -n` above this (bench/ measures 10,000 idle sockets).
+worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "10000"))
