@@ -10,6 +10,21 @@ log = logging.getLogger(__name__)
 
 DOCUMENTS = (User, Conversation, Message)
 
+# Called whenever this process starts over with another (or an emptied) database, so that
+# nothing remembered about the old one survives: see `on_reset`.
+_reset_hooks = []
+
+
+def on_reset(hook):
+    """Call `hook()` whenever the connection is (re)made or every collection dropped."""
+    _reset_hooks.append(hook)
+    return hook
+
+
+def _reset():
+    for hook in _reset_hooks:
+        hook()
+
 
 def init_app(app):
     """Connect MongoEngine's default alias for this app and make sure every index exists.
@@ -21,6 +36,7 @@ def init_app(app):
     # Drop any earlier connection (tests build many apps): disconnect also forgets the
     # collections each document cached, so the next query really uses this database.
     mongoengine.disconnect()
+    _reset()
     if uri:
         mongoengine.connect(
             # A database named in the URI wins over MONGO_DB_NAME (MongoEngine's rule).
@@ -56,6 +72,7 @@ def drop_all():
     """Empty every collection (tests); indexes are rebuilt so guarantees keep holding."""
     for document in DOCUMENTS:
         document.drop_collection()
+    _reset()
     ensure_indexes()
 
 
