@@ -1,8 +1,9 @@
 """Direct messages: sending, and reading history a page at a time."""
 
+from mongoengine import signals
 from mongoengine.errors import NotUniqueError
 
-from chatapp import serializers, validation
+from chatapp import db, serializers, validation
 from chatapp.clock import utc_now
 from chatapp.errors import Conflict, InvalidInput, NotFoundError, PayloadTooLarge
 from chatapp.models import Conversation, Message
@@ -95,6 +96,23 @@ def _first_attempt(sender, receiver, text, client_message_id):
     return serializers.message(first)
 
 
+# pairKey -> conversation id. A pair's conversation never changes once made, so after the first
+# message of a pair no send needs the upsert below (on the embedded database, two scans of all
+# conversations). Bounded; forgotten with the database (db.on_reset) or when a conversation is
+# deleted through MongoEngine.
+_conversation_ids = {}
+CONVERSATION_CACHE_SIZE = 100_000
+db.on_reset(_conversation_ids.clear)
+
+
+def _forget_conversation(sender, document, **kwargs):
+    if document.pair_key:
+        _conversation_ids.pop(document.pair_key, None)
+
+
+signals.post_delete.connect(_forget_conversation, sender=Conversation, weak=False)
+
+
 def get_or_create_conversation(user_a, user_b):
     """The id of the one conversation between two users, created if needed, without a race.
 
@@ -103,6 +121,17 @@ def get_or_create_conversation(user_a, user_b):
     error; that one simply reads the winner's document.
     """
     key = pair_key(user_a, user_b)
+    known = _conversation_ids.get(key)
+    if known is not None:
+        return known
+    conversation_id = _upsert_conversation(key, user_a, user_b)
+    if len(_conversation_ids) >= CONVERSATION_CACHE_SIZE:
+        _conversation_ids.clear()
+    _conversation_ids[key] = conversation_id
+    return conversation_id
+
+
+def _upsert_conversation(key, user_a, user_b):
     now = utc_now()
     for _ in range(3):
         try:
