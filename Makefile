@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 PORT ?= 5000
 
-.PHONY: run serve serve-gevent test test-browser test-integration bench install clean vendor-js
+.PHONY: run serve serve-gevent test test-browser test-integration bench bench-quick bench-profile install clean vendor-js
 
 install: $(VENV)/.installed
 
@@ -40,6 +40,17 @@ vendor-js: node_modules/.package-lock.json
 	mkdir -p chatapp/web/vendor
 	cp node_modules/socket.io-client/dist/socket.io.min.js chatapp/web/vendor/socket.io.min.js
 	cp node_modules/socket.io-client/LICENSE chatapp/web/vendor/socket.io-client.LICENSE
+
+## Benchmarks (README, "Benchmarks"): gunicorn servers on 127.0.0.1, eventlet then gevent.
+## MONGO_URI=mongodb://... measures a real MongoDB; BENCH_ARGS passes options (python -m bench -h).
+bench: install
+	$(PY) -m bench $(BENCH_ARGS)
+
+bench-quick: install
+	$(PY) -m bench --quick $(BENCH_ARGS)
+
+bench-profile: install
+	$(PY) -m bench --profile $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

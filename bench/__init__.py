@@ -1,0 +1,1 @@
+"""Load and latency benchmarks of the deployed server (see README, "Benchmarks")."""
