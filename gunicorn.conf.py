@@ -7,5 +7,6 @@ import os
 
 # Every open Socket.IO connection holds one of these for as long as it lives. gunicorn's default
 # of 1000 makes the 1001st browser tab wait in the accept queue until it times out. Each one is
-# also a file descriptor: raise `ulimit -n` above this (bench/ measures 10,000 idle sockets).
-worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "10000"))
+# also a file descriptor: raise `ulimit -n` to match (bench/ measures 10,000 idle sockets plus
+# its 200 users and their HTTP requests, which 10,000 would not hold).
+worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "16384"))
