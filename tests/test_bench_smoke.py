@@ -29,5 +29,6 @@ def test_a_tiny_benchmark_run_completes_every_phase(tmp_path):
     assert result["1_auth"]["register"]["count"] == 5
     assert result["2_connect"]["connected"] == 5
     assert result["3_messages"]["fixed"][0]["lost"] == 0
+    assert result["4_history"]["errors"] == 0
     assert result["5_idle"]["succeeded"] == 10
     assert "| measure" in run.stdout
