@@ -48,12 +48,14 @@ def init_app(app):
         )
         log.info("Using MongoDB at %s", _redact(uri))
     else:
-        import mongomock  # imported only when used: a real deployment does not need it
+        # Imported only when used: a real deployment needs neither mongomock nor this. The
+        # client is mongomock's with fewer full scans and the same results (chatapp/embedded_db).
+        from chatapp.embedded_db import MongoClient
 
         mongoengine.connect(
             db=app.config["MONGO_DB_NAME"],
             host="mongodb://localhost",
-            mongo_client_class=mongomock.MongoClient,
+            mongo_client_class=MongoClient,
             uuidRepresentation="standard",
         )
         log.warning(

@@ -1,0 +1,255 @@
+"""A faster mongomock for the embedded database: the same results, fewer full scans.
+
+mongomock has no indexes: every find, update, delete and count runs its generic
+`filter_applies(filter, document)` on every document of the collection (even for `{"_id": x}`),
+and every insert and update re-scans the whole collection the same way once per unique index.
+With a few thousand messages and conversations that is most of the server's CPU per message.
+
+`MongoClient` here is a `mongomock.MongoClient` whose databases hand out `Collection`, a
+subclass of mongomock's that overrides exactly two internal methods, and only with shortcuts
+whose answer is provably the one mongomock's own code would give:
+
+- `_iter_documents(filter)` (every read and write goes through it):
+  * `_id` pinned to an ObjectId or a string (`v`, `{"$eq": v}` or `{"$in": [v, ...]}`): the
+    store is a dict keyed by `_id`, so the candidates are fetched by key and mongomock's
+    `filter_applies` still decides on the whole filter for each of them. Several `$in` hits are
+    returned in the store's order, as mongomock returns them.
+  * otherwise, top-level `field: value` equalities with a string or ObjectId value (no dots, no
+    operators) pre-filter the documents: a document is dropped only when that field is missing,
+    None, or a string/ObjectId different from the value (the cases where mongomock's equality is
+    plain `==` and says no). Everything else (arrays, sub-documents, other types) stays a
+    candidate, and every candidate still goes through `filter_applies` with the full filter,
+    unless the filter is made only of such equalities and all of them held with `==` on a
+    string/ObjectId, which is exactly what `filter_applies` would have computed.
+  Anything else (no usable equality, TTL indexes) is mongomock's own scan. Both stay lazy over a
+  snapshot of the documents, like mongomock's.
+- `_ensure_uniques(new_data)` (after every insert and update): per unique index, when the new
+  document's indexed values are all strings, ObjectIds or None on plain (undotted) fields, the
+  other documents are compared by value in one pass (documents whose value is of another type,
+  e.g. an array, are checked with `filter_applies` as mongomock does), and a partial index is
+  skipped when the new document does not match its `partialFilterExpression`: such a document
+  is not in the index and cannot collide. (mongomock would still count two *other* documents
+  that collide with each other on its key, a state its own checks never let arise for such
+  values.) Any other index is checked by mongomock's code.
+
+Only `chatapp.db` uses it, and only for the embedded database; with `MONGO_URI` nothing here is
+imported. `tests/test_embedded_db.py` runs the same operations on plain mongomock and on this
+and compares the results.
+"""
+
+from bson import ObjectId
+from mongomock import DuplicateKeyError, helpers, read_preferences
+from mongomock import codec_options as mongomock_codec_options
+from mongomock.collection import Collection as _MockCollection
+from mongomock.database import Database as _MockDatabase
+from mongomock.filtering import filter_applies
+from mongomock.mongo_client import MongoClient as _MockClient
+
+# Filter values whose equality in mongomock's `filter_applies` is plain `==` when the document's
+# value is of one of these types too (ObjectId == str is False both ways).
+_PLAIN_TYPES = frozenset((str, ObjectId))
+# Document values for which `filter_applies({k: plain}, doc)` is exactly `doc_value == plain`
+# (None and a missing field never equal a string or an ObjectId).
+_EXACT_DOC_TYPES = frozenset((str, ObjectId, type(None)))
+
+
+def _plain(value):
+    return type(value) in _PLAIN_TYPES
+
+
+def _id_keys(spec):
+    """The store keys a filter's `_id` condition allows, or None if it is not that simple."""
+    if "_id" not in spec:
+        return None
+    value = spec["_id"]
+    if _plain(value):
+        return (value,)
+    if type(value) is dict and len(value) == 1:
+        if "$eq" in value and _plain(value["$eq"]):
+            return (value["$eq"],)
+        if "$in" in value:
+            values = value["$in"]
+            if type(values) in (list, tuple) and all(_plain(v) for v in values):
+                return tuple(values)
+    return None
+
+
+def _equalities(spec):
+    """(field, value) for the filter's top-level plain equalities, and whether that is all."""
+    pairs = []
+    for key, value in spec.items():
+        if _plain(value) and type(key) is str and "." not in key and not key.startswith("$"):
+            pairs.append((key, value))
+    return pairs, len(pairs) == len(spec)
+
+
+class Collection(_MockCollection):
+    """mongomock's Collection with shortcuts in `_iter_documents` and `_ensure_uniques`."""
+
+    def _iter_documents(self, filter):  # noqa: A002 (mongomock's name)
+        store = self._store
+        if store._ttl_indexes or type(filter) is not dict:
+            return super()._iter_documents(filter)
+        documents = store._documents
+        if not documents:
+            return super()._iter_documents(filter)
+
+        keys = _id_keys(filter)
+        if keys is not None:
+            found = []
+            for key in keys:
+                document = documents.get(key)
+                if document is not None and all(d is not document for d in found):
+                    found.append(document)
+            if len(found) > 1:  # in the store's order, as a scan would return them
+                wanted = {id(d) for d in found}
+                found = [d for d in documents.values() if id(d) in wanted]
+            return (d for d in found if filter_applies(filter, d))
+
+        pairs, only_equalities = _equalities(filter)
+        if not pairs:
+            return super()._iter_documents(filter)
+        return self._scan(list(documents.values()), filter, pairs, only_equalities)
+
+    @staticmethod
+    def _scan(snapshot, filter, pairs, only_equalities):  # noqa: A002
+        exact_types = _EXACT_DOC_TYPES
+        for document in snapshot:
+            exact = True
+            for key, value in pairs:
+                found = document.get(key)
+                if type(found) in exact_types:
+                    if found != value:
+                        break
+                else:
+                    exact = False
+            else:
+                if (only_equalities and exact) or filter_applies(filter, document):
+                    yield document
+
+    def _ensure_uniques(self, new_data):
+        # Note (as in mongomock) new_data is already in the store.
+        store = self._store
+        for index in store.indexes.values():
+            if not index.get("unique"):
+                continue
+            fields = [key for key, _ in index.get("key")]
+            values = []
+            for key in fields:
+                try:
+                    values.append(helpers.get_value_by_dot(new_data, key))
+                except KeyError:
+                    values.append(None)
+            if index.get("sparse") and set(values) == {None}:
+                continue
+            partial = index.get("partialFilterExpression")
+            simple = (
+                not store._ttl_indexes
+                and all("." not in key and not key.startswith("$") for key in fields)
+                and all(type(v) in _EXACT_DOC_TYPES for v in values)
+            )
+            if not simple:
+                self._ensure_unique_generic(fields, values, partial)
+                continue
+            if partial is not None and not filter_applies(partial, new_data):
+                continue  # not in the index: cannot collide
+            self._ensure_unique_simple(fields, values, partial)
+
+    def _ensure_unique_generic(self, fields, values, partial):
+        """mongomock's own check for one index."""
+        find_kwargs = dict(zip(fields, values))
+        if partial is not None:
+            find_kwargs = {"$and": [partial, find_kwargs]}
+        if len(list(self._iter_documents(find_kwargs))) > 1:
+            raise DuplicateKeyError("E11000 Duplicate Key Error", 11000)
+
+    def _ensure_unique_simple(self, fields, values, partial):
+        find_kwargs = dict(zip(fields, values))
+        exact_types = _EXACT_DOC_TYPES
+        count = 0
+        for document in list(self._store._documents.values()):
+            exact = True
+            for key, value in zip(fields, values):
+                found = document.get(key)
+                if type(found) in exact_types:
+                    if found != value:
+                        break
+                else:
+                    exact = False
+            else:
+                if not exact and not filter_applies(find_kwargs, document):
+                    continue
+                if partial is not None and not filter_applies(partial, document):
+                    continue
+                count += 1
+                if count > 1:
+                    raise DuplicateKeyError("E11000 Duplicate Key Error", 11000)
+
+    def with_options(self, codec_options=None, read_preference=None, write_concern=None,
+                     read_concern=None):
+        other = super().with_options(
+            codec_options=codec_options, read_preference=read_preference,
+            write_concern=write_concern, read_concern=read_concern,
+        )
+        if other is self or type(other) is type(self):
+            return other
+        return Collection(
+            other.database, other.name, write_concern=other._write_concern,
+            read_concern=other._read_concern, read_preference=other._read_preference,
+            codec_options=other._codec_options, _db_store=other._db_store,
+        )
+
+
+class Database(_MockDatabase):
+    """mongomock's Database, handing out the Collection above."""
+
+    def get_collection(self, name, codec_options=None, read_preference=None,
+                       write_concern=None, read_concern=None):
+        # mongomock's own method, but for the class it instantiates.
+        if read_preference is not None:
+            read_preferences.ensure_read_preference_type("read_preference", read_preference)
+        mongomock_codec_options.is_supported(codec_options)
+        try:
+            return self._collection_accesses[name].with_options(
+                codec_options=codec_options or self._codec_options,
+                read_preference=read_preference or self.read_preference,
+                read_concern=read_concern, write_concern=write_concern)
+        except KeyError:
+            self._ensure_valid_collection_name(name)
+            collection = self._collection_accesses[name] = Collection(
+                self, name=name, read_concern=read_concern, write_concern=write_concern,
+                read_preference=read_preference or self.read_preference,
+                codec_options=codec_options or self._codec_options, _db_store=self._store)
+            return collection
+
+    def with_options(self, codec_options=None, read_preference=None, write_concern=None,
+                     read_concern=None):
+        other = super().with_options(
+            codec_options=codec_options, read_preference=read_preference,
+            write_concern=write_concern, read_concern=read_concern,
+        )
+        if other is self or type(other) is type(self):
+            return other
+        return Database(
+            other._client, other.name, other._store, read_preference=other._read_preference,
+            codec_options=other._codec_options, read_concern=other._read_concern,
+        )
+
+
+class MongoClient(_MockClient):
+    """mongomock's MongoClient whose databases are the Database above."""
+
+    def get_database(self, name=None, codec_options=None, read_preference=None,
+                     write_concern=None, read_concern=None):
+        if name is None:
+            return self.get_default_database(
+                codec_options=codec_options, read_preference=read_preference,
+                write_concern=write_concern, read_concern=read_concern,
+            )
+        db = self._database_accesses.get(name)
+        if db is None:
+            db = self._database_accesses[name] = Database(
+                self, name, read_preference=read_preference or self.read_preference,
+                codec_options=codec_options or self._codec_options, _store=self._store[name],
+                read_concern=read_concern)
+        return db

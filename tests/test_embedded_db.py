@@ -1,0 +1,318 @@
+"""chatapp.embedded_db gives the same answers as plain mongomock, operation by operation.
+
+Every scenario runs on a plain `mongomock.MongoClient` and on `chatapp.embedded_db.MongoClient`
+side by side; results (documents in order, counts, update results) and errors (type and
+message) must be identical, and so must the collections' contents afterwards.
+"""
+
+import copy
+import itertools
+import random
+import re
+
+import mongomock
+import pytest
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING
+
+from chatapp import embedded_db
+
+IDS = [ObjectId() for _ in range(8)]
+
+
+def _outcome(fn):
+    try:
+        result = fn()
+        if hasattr(result, "raw_result"):
+            result = dict(result.raw_result, connectionId=None)  # differs per client
+        elif hasattr(result, "inserted_ids"):
+            result = result.inserted_ids
+        elif hasattr(result, "inserted_id"):
+            result = result.inserted_id
+        elif hasattr(result, "deleted_count"):
+            result = result.deleted_count
+        elif hasattr(result, "__iter__") and not isinstance(result, (dict, str)):
+            result = list(result)
+        return ("ok", copy.deepcopy(result))
+    except Exception as error:  # the same error, or the same success, is the point
+        return ("error", type(error).__name__, str(error))
+
+
+class _Ids:
+    """mongomock's generated ObjectIds, the same sequence for each side of an operation."""
+
+    def __init__(self):
+        self.counter = 0
+
+    def __call__(self, oid=None):
+        if oid is not None:
+            return ObjectId(oid)
+        self.counter += 1
+        return ObjectId(b"\x01" * 4 + self.counter.to_bytes(8, "big"))
+
+
+@pytest.fixture(autouse=True)
+def deterministic_ids(monkeypatch):
+    ids = _Ids()
+    monkeypatch.setattr(mongomock.collection, "ObjectId", ids)
+    return ids
+
+
+class Twin:
+    """The same collection on plain mongomock and on the fast client."""
+
+    def __init__(self, name="c"):
+        self.plain = mongomock.MongoClient().db[name]
+        self.fast = embedded_db.MongoClient().db[name]
+        assert type(self.fast) is embedded_db.Collection
+
+    def same(self, op):
+        """Run `op(collection)` on both; assert identical outcomes; return it."""
+        ids = mongomock.collection.ObjectId
+        start = getattr(ids, "counter", 0)
+        expected = _outcome(lambda: op(self.plain))
+        if isinstance(ids, _Ids):
+            ids.counter = start
+        actual = _outcome(lambda: op(self.fast))
+        assert actual == expected
+        assert list(self.fast.find()) == list(self.plain.find())
+        return expected
+
+
+def _docs(n=60, seed=1):
+    rng = random.Random(seed)
+    names = ["ann", "bob", "cy", "dee", None]
+    docs = []
+    for i in range(n):
+        doc = {"_id": ObjectId() if i % 7 else f"s{i}", "n": i}
+        kind = rng.choice(["str", "oid", "list", "none", "missing", "int", "dict", "strlist"])
+        if kind == "str":
+            doc["k"] = rng.choice(names[:4])
+        elif kind == "oid":
+            doc["k"] = rng.choice(IDS)
+        elif kind == "list":
+            doc["k"] = [rng.choice(IDS), rng.choice(IDS)]
+        elif kind == "strlist":
+            doc["k"] = [str(rng.choice(IDS)), rng.choice(names[:4])]
+        elif kind == "none":
+            doc["k"] = None
+        elif kind == "int":
+            doc["k"] = rng.randint(0, 3)
+        elif kind == "dict":
+            doc["k"] = {"x": rng.choice(names[:4])}
+        doc["owner"] = rng.choice(IDS[:3])
+        doc["tag"] = rng.choice(["a", "b"])
+        docs.append(doc)
+    return docs
+
+
+@pytest.fixture
+def twin():
+    twin = Twin()
+    docs = _docs()
+    twin.same(lambda c: c.insert_many(copy.deepcopy(docs)))
+    return twin
+
+
+def _filters(docs):
+    some_id = docs[5]["_id"]
+    str_id = next(d["_id"] for d in docs if isinstance(d["_id"], str))
+    missing = ObjectId()
+    filters = [
+        {},
+        {"_id": some_id},
+        {"_id": str_id},
+        {"_id": str(some_id)},  # a string is not the ObjectId
+        {"_id": missing},
+        {"_id": some_id, "tag": "a"},
+        {"_id": some_id, "tag": "zzz"},
+        {"_id": some_id, "n": {"$gt": 100}},
+        {"_id": {"$eq": some_id}},
+        {"_id": {"$in": [docs[9]["_id"], missing, docs[2]["_id"], docs[9]["_id"]]}},
+        {"_id": {"$in": []}},
+        {"_id": {"$in": [docs[3]["_id"], str_id]}},
+        {"_id": {"$gt": some_id}},
+        {"_id": {"$ne": some_id}, "tag": "a"},
+        {"_id": some_id, "$or": [{"k": {"$exists": False}}, {"n": {"$lt": 10}}]},
+        {"k": None},
+        {"k": {"$exists": False}},
+        {"k": "ann"},
+        {"k": "zzz"},
+        {"k": 2},
+        {"k": True},
+        {"k": [IDS[0], IDS[1]]},
+        {"k.x": "ann"},
+        {"k": {"x": "bob"}},
+        {"tag": "a", "owner": IDS[1]},
+        {"tag": "a", "owner": IDS[1], "n": {"$gte": 20}},
+        {"tag": "b", "$or": [{"k": "bob"}, {"n": 3}]},
+        {"tag": "a", "k": {"$type": "string"}},
+        {"owner": str(IDS[1])},
+        {"n": {"$in": [1, 2, 3]}},
+        {"tag": re.compile("^a")},
+        {"tag": {"$regex": "b"}},
+        {"$nor": [{"tag": "a"}]},
+    ]
+    filters += [{"k": v} for v in IDS[:4]] + [{"k": str(v)} for v in IDS[:4]]
+    filters += [{"k": v, "tag": "a"} for v in IDS[:4]] + [{"k": v} for v in ["bob", "cy", "dee"]]
+    return filters
+
+
+def test_the_app_uses_the_fast_collections(app):
+    from chatapp.models import Conversation, Message, User
+
+    for document in (User, Conversation, Message):
+        assert type(document._get_collection()) is embedded_db.Collection
+
+
+def test_with_options_keeps_the_fast_class(twin):
+    from bson.codec_options import CodecOptions
+
+    other = twin.fast.with_options(codec_options=CodecOptions(tz_aware=True))
+    assert type(other) is embedded_db.Collection
+    assert type(twin.fast.database.client.get_database("db")) is embedded_db.Database
+
+
+def test_finds_counts_and_sorts_match(twin):
+    docs = list(twin.plain.find())
+    for spec in _filters(docs):
+        twin.same(lambda c: c.find(spec))
+        twin.same(lambda c: c.count_documents(spec))
+        twin.same(lambda c: c.find_one(spec))
+        twin.same(lambda c: c.find(spec).sort("_id", DESCENDING).limit(5))
+        twin.same(lambda c: c.find(spec).sort([("n", ASCENDING)]).skip(2).limit(3))
+        twin.same(lambda c: c.find(spec, {"tag": 1}).sort("_id", ASCENDING))
+
+
+def test_invalid_filters_fail_the_same_way(twin):
+    some_id = next(twin.plain.find())["_id"]
+    for spec in (
+        {"_id": some_id, "n": {"$bogus": 1}},
+        {"_id": some_id, "$bogus": 1},
+        {"tag": "a", "n": {"$bogus": 1}},
+        {"_id": {"$in": 5}},
+    ):
+        twin.same(lambda c: c.find(spec))
+    empty = Twin("empty")
+    missing = ObjectId()
+    empty.same(lambda c: c.find({"_id": missing, "n": {"$bogus": 1}}))
+
+
+def test_updates_and_deletes_match(twin):
+    docs = list(twin.plain.find())
+    for i, spec in enumerate(_filters(docs)):
+        twin.same(lambda c: c.update_one(spec, {"$inc": {"hits": 1}}))
+        twin.same(lambda c: c.update_many(spec, {"$set": {f"m{i % 3}": i}}))
+        twin.same(lambda c: c.find_one_and_update(spec, {"$max": {"top": i}}))
+    new_id = ObjectId()
+    twin.same(lambda c: c.update_one({"_id": new_id}, {"$set": {"k": "new"}}, upsert=True))
+    twin.same(lambda c: c.update_one({"tag": "zzz"}, {"$set": {"k": "up"}}, upsert=True))
+    for spec in _filters(docs)[::3]:
+        twin.same(lambda c: c.delete_one(spec))
+    twin.same(lambda c: c.delete_many({"tag": "b"}))
+    twin.same(lambda c: c.insert_many(copy.deepcopy(docs), ordered=False))  # re-inserts
+
+
+def test_record_last_message_guard_matches(twin):
+    cid = next(twin.plain.find())["_id"]
+    newer, older = ObjectId(), ObjectId()
+    newer, older = max(newer, older), min(newer, older)
+
+    def guarded(message_id):
+        return lambda c: c.update_one(
+            {"_id": cid, "$or": [{"lm._id": {"$lt": message_id}}, {"lm._id": {"$exists": False}}]},
+            {"$set": {"lm": {"_id": message_id}}, "$inc": {"unread.x": 1}},
+        )
+
+    assert twin.same(guarded(newer))[1]["n"] == 1
+    assert twin.same(guarded(older))[1]["n"] == 0
+
+
+UNIQUE_INDEXES = [
+    ({"keys": [("u", 1)], "unique": True}, "plain"),
+    ({"keys": [("u", 1)], "unique": True, "sparse": True}, "sparse"),
+    ({"keys": [("a", 1), ("b", 1)], "unique": True}, "compound"),
+    (
+        {
+            "keys": [("a", 1), ("b", 1)],
+            "unique": True,
+            "partialFilterExpression": {"b": {"$type": "string"}},
+        },
+        "partial",
+    ),
+    ({"keys": [("d.e", 1)], "unique": True}, "dotted"),
+]
+
+VALUES = ["x", "y", None, IDS[0], IDS[1], str(IDS[0]), ["x", "z"], 3, {"e": "x"}]
+
+
+@pytest.mark.parametrize("index", [i for i, _ in UNIQUE_INDEXES], ids=[n for _, n in UNIQUE_INDEXES])
+def test_unique_indexes_match(index):
+    twin = Twin()
+    twin.same(lambda c: c.create_index(index["keys"], **{k: v for k, v in index.items() if k != "keys"}))
+    rng = random.Random(3)
+    ids = []
+    for step in range(250):
+        doc = {"n": step}
+        for field in ("u", "a", "b", "d"):
+            value = rng.choice(VALUES + ["missing"] * 3)
+            if value != "missing":
+                doc[field] = {"e": value} if field == "d" else value
+        outcome = twin.same(lambda c: c.insert_one(copy.deepcopy(doc)))
+        if outcome[0] == "ok":
+            ids.append(outcome[1])
+        if ids and step % 3 == 0:  # an update that may or may not touch the indexed fields
+            target = rng.choice(ids)
+            field = rng.choice(["u", "a", "b", "n", "other"])
+            value = rng.choice(VALUES)
+            twin.same(lambda c: c.update_one({"_id": target}, {"$set": {field: value}}))
+        if ids and step % 11 == 0:
+            target = ids.pop(rng.randrange(len(ids)))
+            twin.same(lambda c: c.delete_one({"_id": target}))
+    twin.same(lambda c: c.count_documents({}))
+
+
+def test_duplicate_key_errors_on_insert_and_update():
+    twin = Twin()
+    twin.same(lambda c: c.create_index([("u", 1)], unique=True, sparse=True))
+    twin.same(
+        lambda c: c.create_index(
+            [("s", 1), ("k", 1)], unique=True, partialFilterExpression={"k": {"$type": "string"}}
+        )
+    )
+    twin.same(lambda c: c.insert_one({"_id": 1, "u": "ann", "s": IDS[0], "k": "k1"}))
+    assert twin.same(lambda c: c.insert_one({"_id": 2, "u": "ann"}))[0] == "error"
+    assert twin.same(lambda c: c.insert_one({"_id": 3, "s": IDS[0], "k": "k1"}))[0] == "error"
+    assert twin.same(lambda c: c.insert_one({"_id": 4, "s": IDS[0], "k": None}))[0] == "ok"
+    assert twin.same(lambda c: c.insert_one({"_id": 5, "s": IDS[0]}))[0] == "ok"  # both outside
+    assert twin.same(lambda c: c.insert_one({"_id": 6, "s": IDS[1], "k": "k1"}))[0] == "ok"
+    assert twin.same(lambda c: c.insert_one({"_id": 7}))[0] == "ok"  # sparse: no u
+    assert twin.same(lambda c: c.insert_one({"_id": 8}))[0] == "ok"
+    assert twin.same(lambda c: c.update_one({"_id": 7}, {"$set": {"u": "ann"}}))[0] == "error"
+    assert twin.same(lambda c: c.update_one({"_id": 6}, {"$set": {"s": IDS[0]}}))[0] == "error"
+    assert twin.same(lambda c: c.update_one({"_id": 6}, {"$set": {"x": 1}}))[0] == "ok"
+    assert twin.same(lambda c: c.insert_one({"_id": 1}))[0] == "error"  # duplicate _id
+    twin.same(lambda c: c.delete_one({"_id": 1}))
+    assert twin.same(lambda c: c.insert_one({"_id": 9, "u": "ann", "s": IDS[0], "k": "k1"}))[0] == "ok"
+    assert twin.same(lambda c: c.update_one({"k": "k2"}, {"$set": {"u": "bob"}}, upsert=True))[0] == "ok"
+    assert twin.same(lambda c: c.update_one({"k": "k3"}, {"$set": {"u": "bob"}}, upsert=True))[0] == "error"
+
+
+def test_drop_and_reinsert(twin):
+    docs = list(twin.plain.find())
+    twin.same(lambda c: c.drop())
+    twin.same(lambda c: c.find({"_id": docs[0]["_id"]}))
+    twin.same(lambda c: c.insert_many(copy.deepcopy(docs[:10])))
+    for spec in _filters(docs):
+        twin.same(lambda c: c.find(spec))
+
+
+def test_random_equality_filters_match(twin):
+    rng = random.Random(7)
+    fields = ["k", "tag", "owner", "n", "nope"]
+    pool = ["ann", "bob", "a", "b", None, 1, 3] + IDS[:4] + [str(IDS[0])]
+    for _ in range(300):
+        spec = {f: rng.choice(pool) for f in rng.sample(fields, rng.randint(1, 3))}
+        twin.same(lambda c: c.find(spec).sort("_id", DESCENDING))
+    for keys in itertools.combinations(fields, 2):
+        twin.same(lambda c: c.find({keys[0]: "a", keys[1]: IDS[1]}))
