@@ -113,7 +113,7 @@ def test_a_send_that_fails_after_storing_is_undone_so_the_retry_delivers(api, co
     bob, bob_user = api.user()
     bob_tab = connect(bob)
     bob_tab.get_received()
-    real = messages._record_last_message
+    real = messages._record_sent
     calls = []
 
     def fails_once(*args):
@@ -122,7 +122,7 @@ def test_a_send_that_fails_after_storing_is_undone_so_the_retry_delivers(api, co
             raise RuntimeError("database hiccup")
         return real(*args)
 
-    monkeypatch.setattr(messages, "_record_last_message", fails_once)
+    monkeypatch.setattr(messages, "_record_sent", fails_once)
     body = {"message": "important", "clientMessageId": "r-1"}
     assert send(alice, bob_user["_id"], body).status_code == 500
     assert Message.objects.count() == 0

@@ -216,3 +216,29 @@ def test_a_chunked_body_is_read_too(api):
     response = chunked(json.dumps({"messageId": first["newMessage"]["_id"]}).encode(), "application/json")
     assert response.status_code == 200
     assert response.get_json()["unreadCount"] == 1
+
+
+def test_an_older_send_recorded_after_a_newer_one_counts_but_keeps_the_newer_summary(api):
+    """The send's one conversation update: `$inc` always, summary only for a newer message."""
+    from datetime import datetime
+
+    from chatapp.models import Message
+    from chatapp.services.messages import _record_sent, get_or_create_conversation
+
+    alice, alice_user = api.user()
+    bob, bob_user = api.user()
+    sender, receiver = ObjectId(alice_user["_id"]), ObjectId(bob_user["_id"])
+    conversation_id = get_or_create_conversation(sender, receiver)
+    older, newer = sorted(ObjectId() for _ in range(2))
+
+    def message(mid, text):
+        return Message(id=mid, conversation_id=conversation_id, sender_id=sender,
+                       receiver_id=receiver, message=text, created_at=datetime(2026, 1, 1))
+
+    _record_sent(conversation_id, receiver, message(newer, "newer"))
+    _record_sent(conversation_id, receiver, message(older, "older"))  # lost the race
+    doc = Conversation.objects(id=conversation_id).as_pymongo().first()
+    assert doc["unreadCounts"] == {str(receiver): 2}
+    assert doc["lastMessage"]["_id"] == newer and doc["lastMessage"]["message"] == "newer"
+    _record_sent(ObjectId(), receiver, message(ObjectId(), "nowhere"))  # no such conversation
+    assert Conversation.objects.count() == 1

@@ -63,8 +63,7 @@ def send_message(
         return _first_attempt(sender, receiver, text, client_message_id), False
     wire = serializers.message(message.to_mongo())
     try:
-        _count_unread(conversation_id, receiver)
-        _record_last_message(conversation_id, message)
+        _record_sent(conversation_id, receiver, message)
     except Exception:
         # Undone, so the client's retry stores and delivers it afresh instead of finding a stored
         # message nobody was told about. (At worst the receiver's unread count is one too high
@@ -187,25 +186,22 @@ def list_messages(user_id, other_id, *, limit, before=None, after=None):
     return [serializers.message(doc) for doc in page], next_before
 
 
-def _count_unread(conversation_id, receiver):
-    """One more unread message for `receiver`: an atomic `$inc`, right under concurrent sends."""
-    Conversation.objects(id=conversation_id).update_one(
-        __raw__={"$inc": {f"unreadCounts.{receiver}": 1}}
-    )
+def _record_sent(conversation_id, receiver, message):
+    """One more unread message for `receiver`, and the conversation's summary on its newest message.
 
-
-def _record_last_message(conversation_id, message):
-    """Keep the conversation's summary (for the conversation list) on its newest message.
-
-    Conditional on ids, so when two sends race the older one cannot overwrite the newer.
+    One update in the common case: the `$inc` plus the summary, conditional on ids so that when
+    two sends race the older one cannot overwrite the newer's summary. When that condition fails
+    (a newer message is already recorded) a second update applies the `$inc` alone: the count
+    always grows by exactly one, atomically, whatever the order of concurrent sends.
     """
+    count = {f"unreadCounts.{receiver}": 1}
     summary = {
         "_id": message.id,
         "senderId": message.sender_id,
         "message": message.message[:200],
         "createdAt": message.created_at,
     }
-    Conversation.objects(
+    matched = Conversation.objects(
         __raw__={
             "_id": conversation_id,
             "$or": [
@@ -213,7 +209,14 @@ def _record_last_message(conversation_id, message):
                 {"lastMessage._id": {"$exists": False}},
             ],
         }
-    ).update_one(__raw__={"$set": {"lastMessage": summary, "updatedAt": message.created_at}})
+    ).update_one(
+        __raw__={
+            "$inc": count,
+            "$set": {"lastMessage": summary, "updatedAt": message.created_at},
+        }
+    )
+    if not matched:
+        Conversation.objects(id=conversation_id).update_one(__raw__={"$inc": count})
 
 
 def parse_limit(raw, *, default, maximum):
