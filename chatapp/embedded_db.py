@@ -51,6 +51,25 @@ _PLAIN_TYPES = frozenset((str, ObjectId))
 # Document values for which `filter_applies({k: plain}, doc)` is exactly `doc_value == plain`
 # (None and a missing field never equal a string or an ObjectId).
 _EXACT_DOC_TYPES = frozenset((str, ObjectId, type(None)))
+_MISSING = object()
+# Set on a mongomock CollectionStore once one of its documents had, in a field a unique index
+# depends on, a value other than a string, an ObjectId or None (see `_ensure_uniques`).
+_UNPLAIN = "_chatapp_unplain_unique_values"
+_UNCHANGED_TYPES = frozenset((str, ObjectId, type(None), object))
+
+
+def _index_fields(index):
+    """The top-level fields a unique index depends on (key and partial filter), or None when
+    one of them is dotted or the partial filter has a top-level operator."""
+    fields = [key for key, _ in index.get("key")]
+    partial = index.get("partialFilterExpression")
+    if partial is not None:
+        if type(partial) is not dict:
+            return None
+        fields += list(partial)
+    if any(type(f) is not str or "." in f or f.startswith("$") for f in fields):
+        return None
+    return fields
 
 
 def _plain(value):
@@ -103,17 +122,30 @@ class Collection(_MockCollection):
                     found.append(document)
             if len(found) > 1:  # in the store's order, as a scan would return them
                 wanted = {id(d) for d in found}
-                found = [d for d in documents.values() if id(d) in wanted]
+                found = [d for d in dict.values(documents) if id(d) in wanted]
             return (d for d in found if filter_applies(filter, d))
 
         pairs, only_equalities = _equalities(filter)
         if not pairs:
             return super()._iter_documents(filter)
-        return self._scan(list(documents.values()), filter, pairs, only_equalities)
+        return self._scan(list(dict.values(documents)), filter, pairs, only_equalities)
 
     @staticmethod
     def _scan(snapshot, filter, pairs, only_equalities):  # noqa: A002
         exact_types = _EXACT_DOC_TYPES
+        if len(pairs) == 1:
+            ((key, value),) = pairs
+            for document in snapshot:
+                found = document.get(key)
+                if type(found) in exact_types:
+                    if found != value:
+                        continue
+                    if only_equalities:
+                        yield document
+                        continue
+                if filter_applies(filter, document):
+                    yield document
+            return
         for document in snapshot:
             exact = True
             for key, value in pairs:
@@ -127,11 +159,61 @@ class Collection(_MockCollection):
                 if (only_equalities and exact) or filter_applies(filter, document):
                     yield document
 
+    # The document an update is being applied to, and the values its unique indexes depend on
+    # before the update (see `_ensure_uniques`); None outside an update.
+    _before = None
+
+    def _update(self, *args, **kwargs):
+        self._before = None
+        try:
+            return super()._update(*args, **kwargs)
+        finally:
+            self._before = None
+
+    def _apply_update_document(self, existing_document, spec, document, was_insert):
+        self._before = None if was_insert else (existing_document, self._unique_values(existing_document))
+        return super()._apply_update_document(existing_document, spec, document, was_insert)
+
+    def _apply_update_pipeline(self, *args, **kwargs):
+        self._before = None
+        return super()._apply_update_pipeline(*args, **kwargs)
+
+    def _unique_values(self, document):
+        """Per unique index name: the values of the top-level fields its key and partial filter
+        use, when they are all plain (string, ObjectId, None or missing), else None."""
+        values = {}
+        for name, index in self._store.indexes.items():
+            if not index.get("unique"):
+                continue
+            fields = _index_fields(index)
+            if fields is None:
+                values[name] = None
+                continue
+            row = tuple(document.get(field, _MISSING) for field in fields)
+            values[name] = row if all(type(v) in _UNCHANGED_TYPES for v in row) else None
+        return values
+
     def _ensure_uniques(self, new_data):
         # Note (as in mongomock) new_data is already in the store.
         store = self._store
-        for index in store.indexes.values():
-            if not index.get("unique"):
+        before, self._before = self._before, None
+        after = self._unique_values(new_data)
+        if any(row is None for row in after.values()):
+            setattr(store, _UNPLAIN, True)
+        # The two skips below rely on equality of the indexed values being plain `==`, so that
+        # mongomock's own checks kept every index free of collisions: true while no document of
+        # the collection ever had anything but strings, ObjectIds, None or nothing there.
+        plain = not getattr(store, _UNPLAIN, False)
+        unchanged = {}
+        if plain and before is not None and before[0] is new_data:
+            # An update in place: an index whose fields (key and partial filter) kept the same
+            # plain values still holds this document where it was, and was checked when it got
+            # there.
+            unchanged = {
+                name for name, row in before[1].items() if row is not None and after.get(name) == row
+            }
+        for name, index in store.indexes.items():
+            if not index.get("unique") or name in unchanged:
                 continue
             fields = [key for key, _ in index.get("key")]
             values = []
@@ -151,9 +233,19 @@ class Collection(_MockCollection):
             if not simple:
                 self._ensure_unique_generic(fields, values, partial)
                 continue
-            if partial is not None and not filter_applies(partial, new_data):
+            if plain and partial is not None and not filter_applies(partial, new_data):
                 continue  # not in the index: cannot collide
             self._ensure_unique_simple(fields, values, partial)
+
+    def create_index(self, key_or_list, cache_for=300, session=None, **kwargs):
+        name = super().create_index(key_or_list, cache_for=cache_for, session=session, **kwargs)
+        store = self._store
+        if store.indexes.get(name, {}).get("unique") and not getattr(store, _UNPLAIN, False):
+            for document in list(dict.values(store._documents)):
+                if self._unique_values(document).get(name) is None:
+                    setattr(store, _UNPLAIN, True)
+                    break
+        return name
 
     def _ensure_unique_generic(self, fields, values, partial):
         """mongomock's own check for one index."""
@@ -167,7 +259,7 @@ class Collection(_MockCollection):
         find_kwargs = dict(zip(fields, values))
         exact_types = _EXACT_DOC_TYPES
         count = 0
-        for document in list(self._store._documents.values()):
+        for document in list(dict.values(self._store._documents)):
             exact = True
             for key, value in zip(fields, values):
                 found = document.get(key)
