@@ -6,31 +6,39 @@ and every insert and update re-scans the whole collection the same way once per 
 With a few thousand messages and conversations that is most of the server's CPU per message.
 
 `MongoClient` here is a `mongomock.MongoClient` whose databases hand out `Collection`, a
-subclass of mongomock's that overrides exactly two internal methods, and only with shortcuts
-whose answer is provably the one mongomock's own code would give:
+subclass of mongomock's that overrides two internal methods (plus the small hooks that feed
+them), with shortcuts whose answer is the one mongomock's own code gives:
 
-- `_iter_documents(filter)` (every read and write goes through it):
+- `_iter_documents(filter)` (every find, count, update and delete goes through it):
   * `_id` pinned to an ObjectId or a string (`v`, `{"$eq": v}` or `{"$in": [v, ...]}`): the
     store is a dict keyed by `_id`, so the candidates are fetched by key and mongomock's
     `filter_applies` still decides on the whole filter for each of them. Several `$in` hits are
     returned in the store's order, as mongomock returns them.
   * otherwise, top-level `field: value` equalities with a string or ObjectId value (no dots, no
     operators) pre-filter the documents: a document is dropped only when that field is missing,
-    None, or a string/ObjectId different from the value (the cases where mongomock's equality is
-    plain `==` and says no). Everything else (arrays, sub-documents, other types) stays a
-    candidate, and every candidate still goes through `filter_applies` with the full filter,
-    unless the filter is made only of such equalities and all of them held with `==` on a
-    string/ObjectId, which is exactly what `filter_applies` would have computed.
+    None, or a string/ObjectId different from the value (where mongomock's equality is plain
+    `==` and says no). Everything else (arrays, sub-documents, other types) stays a candidate,
+    and every candidate still goes through `filter_applies` with the full filter, unless the
+    filter is made only of such equalities and all of them held with `==` on a string/ObjectId,
+    which is what `filter_applies` computes for those.
   Anything else (no usable equality, TTL indexes) is mongomock's own scan. Both stay lazy over a
-  snapshot of the documents, like mongomock's.
-- `_ensure_uniques(new_data)` (after every insert and update): per unique index, when the new
-  document's indexed values are all strings, ObjectIds or None on plain (undotted) fields, the
-  other documents are compared by value in one pass (documents whose value is of another type,
-  e.g. an array, are checked with `filter_applies` as mongomock does), and a partial index is
-  skipped when the new document does not match its `partialFilterExpression`: such a document
-  is not in the index and cannot collide. (mongomock would still count two *other* documents
-  that collide with each other on its key, a state its own checks never let arise for such
-  values.) Any other index is checked by mongomock's code.
+  snapshot of the documents, in the store's order, like mongomock's. (The snapshot is taken as
+  `dict.values(store)`: the store is an OrderedDict only ever written by `store[k] = v` and
+  `del store[k]`, so its plain-dict order is the same, and iterating an OrderedDict's values
+  costs a Python-level `ObjectId.__hash__` per document, which was a third of a scan.)
+- `_ensure_uniques(new_data)` (after every insert, and every update that changed a document):
+  per unique index, when the new document's indexed values are strings, ObjectIds or None in
+  top-level fields, the documents are compared by value in one pass (a document with another
+  type there, e.g. an array, is checked with `filter_applies` as mongomock does). Any other
+  index is checked by mongomock's code. Two checks are skipped, both only while every document
+  the collection ever held had nothing but strings, ObjectIds, None or nothing in the fields its
+  unique indexes depend on (so equality there is plain `==` and mongomock's own checks kept
+  each index free of collisions; one other value and the collection is checked in full from
+  then on):
+  * a partial index whose `partialFilterExpression` the new document does not match: the
+    document is not in that index and cannot collide;
+  * an update that left the index's fields (key and partial filter fields) with the same
+    values: the document sits where it was in the index, checked when it got there.
 
 Only `chatapp.db` uses it, and only for the embedded database; with `MONGO_URI` nothing here is
 imported. `tests/test_embedded_db.py` runs the same operations on plain mongomock and on this
@@ -135,15 +143,18 @@ class Collection(_MockCollection):
         exact_types = _EXACT_DOC_TYPES
         if len(pairs) == 1:
             ((key, value),) = pairs
-            for document in snapshot:
-                found = document.get(key)
-                if type(found) in exact_types:
-                    if found != value:
-                        continue
-                    if only_equalities:
-                        yield document
-                        continue
-                if filter_applies(filter, document):
+            # The one equality in a comprehension, over the whole snapshot at once: a document
+            # only changes under this generator when an update is applied to the document it
+            # just yielded (mongomock's Cursor lists its results before returning any).
+            candidates = [
+                document
+                for document in snapshot
+                if (found := document.get(key)) == value or type(found) not in exact_types
+            ]
+            for document in candidates:
+                if only_equalities and type(document.get(key)) in exact_types:
+                    yield document
+                elif filter_applies(filter, document):
                     yield document
             return
         for document in snapshot:
@@ -258,8 +269,17 @@ class Collection(_MockCollection):
     def _ensure_unique_simple(self, fields, values, partial):
         find_kwargs = dict(zip(fields, values))
         exact_types = _EXACT_DOC_TYPES
+        # One field first, in a comprehension: the key's most selective-looking field (a value
+        # that is not None, the last such: in a compound key usually the finer one).
+        first = max(range(len(fields)), key=lambda i: (values[i] is not None, i))
+        key, value = fields[first], values[first]
+        candidates = [
+            document
+            for document in dict.values(self._store._documents)
+            if (found := document.get(key)) == value or type(found) not in exact_types
+        ]
         count = 0
-        for document in list(dict.values(self._store._documents)):
+        for document in candidates:
             exact = True
             for key, value in zip(fields, values):
                 found = document.get(key)
