@@ -66,6 +66,26 @@ _UNPLAIN = "_chatapp_unplain_unique_values"
 _UNCHANGED_TYPES = frozenset((str, ObjectId, type(None), object))
 
 
+def _candidates(documents, key, value):
+    """The documents whose `key` may equal `value` (a string, ObjectId or None) for mongomock:
+    all but those holding there a string, ObjectId or None (or nothing) that is not `value`."""
+    exact_types = _EXACT_DOC_TYPES
+    if type(value) is ObjectId:
+        # ObjectId.__eq__ is Python code; comparing the 12 bytes it compares is not.
+        binary = value.binary
+        return [
+            document
+            for document in documents
+            if type(found := document.get(key)) not in exact_types
+            or (type(found) is ObjectId and found._ObjectId__id == binary)
+        ]
+    return [
+        document
+        for document in documents
+        if (found := document.get(key)) == value or type(found) not in exact_types
+    ]
+
+
 def _index_fields(index):
     """The top-level fields a unique index depends on (key and partial filter), or None when
     one of them is dotted or the partial filter has a top-level operator."""
@@ -141,23 +161,11 @@ class Collection(_MockCollection):
     @staticmethod
     def _scan(snapshot, filter, pairs, only_equalities):  # noqa: A002
         exact_types = _EXACT_DOC_TYPES
-        if len(pairs) == 1:
-            ((key, value),) = pairs
-            # The one equality in a comprehension, over the whole snapshot at once: a document
-            # only changes under this generator when an update is applied to the document it
-            # just yielded (mongomock's Cursor lists its results before returning any).
-            candidates = [
-                document
-                for document in snapshot
-                if (found := document.get(key)) == value or type(found) not in exact_types
-            ]
-            for document in candidates:
-                if only_equalities and type(document.get(key)) in exact_types:
-                    yield document
-                elif filter_applies(filter, document):
-                    yield document
-            return
-        for document in snapshot:
+        # The first equality in a comprehension, over the whole snapshot at once: a document
+        # only changes under this generator when an update is applied to the document it just
+        # yielded (mongomock's Cursor lists its results before returning any).
+        key, value = pairs[0]
+        for document in _candidates(snapshot, key, value):
             exact = True
             for key, value in pairs:
                 found = document.get(key)
@@ -273,11 +281,7 @@ class Collection(_MockCollection):
         # that is not None, the last such: in a compound key usually the finer one).
         first = max(range(len(fields)), key=lambda i: (values[i] is not None, i))
         key, value = fields[first], values[first]
-        candidates = [
-            document
-            for document in dict.values(self._store._documents)
-            if (found := document.get(key)) == value or type(found) not in exact_types
-        ]
+        candidates = _candidates(dict.values(self._store._documents), key, value)
         count = 0
         for document in candidates:
             exact = True
