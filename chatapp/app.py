@@ -49,6 +49,9 @@ def register_extensions(app):
         supports_credentials=True,
         always_send=False,  # no Origin, no CORS headers: never name an origin unasked
         expose_headers=["X-Next-Before", "X-Next-After", "Retry-After"],
+        # Browsers may reuse a preflight for 10 minutes instead of sending one before every
+        # JSON POST (each message the React client sends).
+        max_age=600,
     )
     limiter.init_app(app)
     ratelimit.init_app(app)
