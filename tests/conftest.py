@@ -85,3 +85,20 @@ def connect(app):
 def received(socket, event):
     """The payloads of `event` a test socket got since last asked."""
     return [packet["args"][0] for packet in socket.get_received() if packet["name"] == event]
+
+
+def send(client, to, text, **extra):
+    """POST a message as the React client does; returns the response."""
+    return client.post(f"/api/v1/message/send/{to}", json={"message": text, **extra})
+
+
+def sent(client, to, text, **extra):
+    """Send a message that must be accepted; returns the stored message (`newMessage`)."""
+    response = send(client, to, text, **extra)
+    assert response.status_code in (200, 201), response.get_json()
+    return response.get_json()["newMessage"]
+
+
+def history(client, other, **params):
+    """GET a page of the caller's conversation with `other`; returns the response."""
+    return client.get(f"/api/v1/message/{other}", query_string=params)

@@ -3,10 +3,7 @@
 from chatapp import db
 from chatapp.models import Conversation
 from chatapp.services import messages
-
-
-def send(client, to, text):
-    return client.post(f"/api/v1/message/send/{to}", json={"message": text})
+from tests.conftest import send
 
 
 def test_a_pairs_second_message_reuses_its_conversation_without_an_upsert(api, monkeypatch):

@@ -5,12 +5,7 @@ from datetime import datetime
 import pytest
 
 from chatapp.models import Conversation, Message
-
-
-def send(client, to, text, **extra):
-    response = client.post(f"/api/v1/message/send/{to}", json={"message": text, **extra})
-    assert response.status_code in (200, 201), response.get_json()
-    return response.get_json()["newMessage"]
+from tests.conftest import sent as send
 
 
 def conversations(client, **params):

@@ -2,14 +2,7 @@
 
 import pytest
 from bson import ObjectId
-
-
-def send(client, to, text):
-    return client.post(f"/api/v1/message/send/{to}", json={"message": text}).get_json()["newMessage"]
-
-
-def history(client, other, **params):
-    return client.get(f"/api/v1/message/{other}", query_string=params)
+from tests.conftest import history, sent as send
 
 
 def test_after_pages_forward_with_a_cursor_header(api):

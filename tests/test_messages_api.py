@@ -4,14 +4,7 @@ import pytest
 from bson import ObjectId
 
 from chatapp.models import Conversation, Message
-
-
-def send(client, to, text):
-    return client.post(f"/api/v1/message/send/{to}", json={"message": text})
-
-
-def history(client, other, **params):
-    return client.get(f"/api/v1/message/{other}", query_string=params)
+from tests.conftest import history, send
 
 
 def test_send_answers_the_new_message(api):

@@ -7,11 +7,7 @@ import pytest
 from bson import ObjectId
 
 from chatapp.models import Conversation
-from tests.conftest import received
-
-
-def send(client, to, text):
-    return client.post(f"/api/v1/message/send/{to}", json={"message": text}).get_json()["newMessage"]
+from tests.conftest import received, sent as send
 
 
 def read(client, other, body=None, **kwargs):

@@ -5,7 +5,7 @@ import pytest
 from chatapp import security
 from chatapp.realtime.presence import Presence, PresenceBroadcaster
 from chatapp.services import messages
-from tests.conftest import received
+from tests.conftest import received, send
 
 
 def online_lists(socket):
@@ -14,10 +14,6 @@ def online_lists(socket):
 
 def received_all(socket, event):
     return [p["args"][0] for p in socket.get_received() if p["name"] == event]
-
-
-def send(client, to, text):
-    return client.post(f"/api/v1/message/send/{to}", json={"message": text})
 
 
 # --- authentication -------------------------------------------------------------------------

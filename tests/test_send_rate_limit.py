@@ -3,11 +3,7 @@
 import pytest
 
 from chatapp.models import Message
-from tests.conftest import received
-
-
-def send(client, to, text):
-    return client.post(f"/api/v1/message/send/{to}", json={"message": text})
+from tests.conftest import received, send
 
 
 def test_http_sends_beyond_the_limit_are_a_429_with_retry_after(app, api):
