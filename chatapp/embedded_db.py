@@ -45,10 +45,15 @@ imported. `tests/test_embedded_db.py` runs the same operations on plain mongomoc
 and compares the results.
 """
 
+from itertools import islice
+
 from bson import ObjectId
-from mongomock import DuplicateKeyError, helpers, read_preferences
+from mongomock import DuplicateKeyError, OperationFailure, helpers, read_preferences
 from mongomock import codec_options as mongomock_codec_options
 from mongomock.collection import Collection as _MockCollection
+from mongomock.collection import Cursor as _MockCursor
+from mongomock.collection import validate_is_mapping
+from mongomock.helpers import make_datetime_timezone_aware_in_document
 from mongomock.database import Database as _MockDatabase
 from mongomock.filtering import filter_applies
 from mongomock.mongo_client import MongoClient as _MockClient
@@ -130,8 +135,83 @@ def _equalities(spec):
     return pairs, len(pairs) == len(spec)
 
 
+class Cursor(_MockCursor):
+    """mongomock's Cursor, which copies only the documents a positive limit lets through.
+
+    mongomock lists (and deep-copies) every matching document before applying skip and limit.
+    Iterating or indexing a cursor with a positive limit here takes only the first
+    `skip + limit` documents of the same (lazy, sorted) dataset, so a history page of 50 out of
+    thousands copies 51. Everything else (no limit, `alive`, a cursor whose full results
+    mongomock already computed) is mongomock's own code.
+    """
+
+    _limited = None
+    _limited_key = None
+
+    def _compute_results(self, with_limit_and_skip=False):
+        limit = self._limit
+        if (
+            not with_limit_and_skip
+            or not limit
+            or limit < 0
+            or (self._results and self._factory_last_generated_results == self._factory)
+        ):
+            return super()._compute_results(with_limit_and_skip)
+        key = (self._factory, self._skip, limit)
+        if self._limited_key != key:
+            results = list(islice(self._factory(), self._skip + limit))
+            if self.collection.codec_options.tz_aware:
+                results = [make_datetime_timezone_aware_in_document(x) for x in results]
+            self._limited, self._limited_key = results, key
+        return self._limited[self._skip:][:limit]
+
+
+def _id_sort_direction(sort):
+    """1 or -1 when `sort` is exactly one key, `_id`; else None."""
+    if isinstance(sort, dict):
+        sort = list(sort.items())
+    if type(sort) not in (list, tuple) or len(sort) != 1:
+        return None
+    key, direction = sort[0]
+    if key != "_id" or direction not in (1, -1):
+        return None
+    return direction
+
+
 class Collection(_MockCollection):
     """mongomock's Collection with shortcuts in `_iter_documents` and `_ensure_uniques`."""
+
+    def find(self, filter=None, projection=None, skip=0, limit=0,  # noqa: A002
+             no_cursor_timeout=False, cursor_type=None, sort=None,
+             allow_partial_results=False, oplog_replay=False, modifiers=None,
+             batch_size=0, manipulate=True, collation=None, session=None,
+             max_time_ms=None, allow_disk_use=False, **kwargs):
+        # mongomock's own method, but for the Cursor it instantiates.
+        spec = filter
+        if spec is None:
+            spec = {}
+        validate_is_mapping("filter", spec)
+        for kwarg, value in kwargs.items():
+            if value:
+                raise OperationFailure("Unrecognized field '%s'" % kwarg)
+        return Cursor(self, spec, sort, projection, skip, limit,
+                      collation=collation).max_time_ms(max_time_ms).allow_disk_use(allow_disk_use)
+
+    def _get_dataset(self, spec, sort, fields, as_class):
+        # Sorted by `_id` alone, and every `_id` an ObjectId: ObjectIds order as their 12 bytes
+        # (mongomock compares them with ObjectId.__lt__, the same order), and `_id`s are unique,
+        # so no tie leaves the order to the sort's stability.
+        direction = _id_sort_direction(sort) if sort else None
+        if direction is None:
+            yield from super()._get_dataset(spec, sort, fields, as_class)
+            return
+        documents = list(self._iter_documents(spec))
+        if not all(type(d.get("_id")) is ObjectId for d in documents):
+            yield from super()._get_dataset(spec, sort, fields, as_class)
+            return
+        documents.sort(key=lambda d: d["_id"].binary, reverse=direction < 0)
+        for document in documents:
+            yield self._copy_only_fields(document, fields, as_class)
 
     def _iter_documents(self, filter):  # noqa: A002 (mongomock's name)
         store = self._store

@@ -351,3 +351,33 @@ def test_updates_that_keep_or_change_what_a_unique_index_depends_on():
     twin.same(lambda c: c.find_one_and_update({"_id": 2}, {"$set": {"u": "new"}}))
     outcomes = [r[0] for r in (twin.same(lambda c: c.insert_one({"u": u})) for u in "pqrs")]
     assert "error" in outcomes and "ok" in outcomes
+
+
+def test_id_sorted_pages_with_limits_match():
+    """The `_id`-sorted fast path (all ObjectIds) and the limited cursor, like history pages."""
+    twin = Twin("pages")
+    docs = [d for d in _docs(120, seed=3) if isinstance(d["_id"], ObjectId)]
+    random.Random(4).shuffle(docs)
+    twin.same(lambda c: c.insert_many(copy.deepcopy(docs)))
+    middle = sorted(d["_id"] for d in docs)[len(docs) // 2]
+    for spec in ({}, {"owner": IDS[1]}, {"owner": IDS[1], "_id": {"$lt": middle}},
+                 {"tag": "a", "_id": {"$gt": middle}}, {"owner": ObjectId()}):
+        for direction in (ASCENDING, DESCENDING):
+            twin.same(lambda c: c.find(spec).sort("_id", direction).limit(7))
+            twin.same(lambda c: c.find(spec).sort([("_id", direction)]).skip(3).limit(5))
+            twin.same(lambda c: c.find(spec, {"tag": 1}).sort("_id", direction).limit(2))
+            twin.same(lambda c: c.find(spec).sort("_id", direction))
+            twin.same(lambda c: c.find(spec).sort("_id", direction).limit(-3))
+            twin.same(lambda c: c.find(spec).sort("_id", direction).limit(4)[2])
+            twin.same(lambda c: c.find(spec).sort("_id", direction).limit(4)[1:3])
+
+            def alive_after_one(c):
+                cursor = c.find(spec).sort("_id", direction).limit(3)
+                first = next(cursor, None)
+                return [first, cursor.alive, list(cursor)]
+
+            twin.same(alive_after_one)
+    # A string `_id` among ObjectIds: mongomock's own sort.
+    twin.same(lambda c: c.insert_one({"_id": "zz", "owner": IDS[1], "tag": "a"}))
+    twin.same(lambda c: c.find({"owner": IDS[1]}).sort("_id", DESCENDING).limit(6))
+    twin.same(lambda c: c.find({}).sort("_id", ASCENDING).limit(6))
