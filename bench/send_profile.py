@@ -49,16 +49,19 @@ def main():
     parser.add_argument("--history", type=int, default=200)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--conversations", type=int, default=0,
+                        help="draw pairs from this many fixed pairs (0: any pair, mostly new)")
     args = parser.parse_args()
     rng = random.Random(args.seed)
 
     app, clients, ids = build(args.users)
     sockets = [socketio.test_client(app, flask_test_client=clients[i]) for i in range(args.sockets)]
 
+    pool = [tuple(rng.sample(range(args.users), 2)) for _ in range(args.conversations)]
     pairs = []
     for _ in range(args.messages):
-        a, b = rng.sample(range(args.users), 2)
-        pairs.append((a, b))
+        a, b = rng.choice(pool) if pool else rng.sample(range(args.users), 2)
+        pairs.append((a, b) if rng.random() < 0.5 else (b, a))
 
     def sends():
         for a, b in pairs:
