@@ -69,13 +69,14 @@ def main():
             assert response.status_code == 201, response.get_json()
 
     profiler = cProfile.Profile() if args.profile else None
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     if profiler:
         profiler.enable()
     sends()
     if profiler:
         profiler.disable()
     send_us = (time.perf_counter() - start) / len(pairs) * 1e6
+    send_cpu = (time.process_time() - cpu) / len(pairs) * 1e6
 
     # History: a conversation of 300 messages, seeded through the service (no rate limit).
     a, b = ids[0], ids[1]
@@ -86,7 +87,7 @@ def main():
     for socket in sockets:
         socket.get_received()
     hprofiler = cProfile.Profile() if args.profile else None
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     if hprofiler:
         hprofiler.enable()
     for _ in range(args.history):
@@ -95,11 +96,14 @@ def main():
     if hprofiler:
         hprofiler.disable()
     history_us = (time.perf_counter() - start) / args.history * 1e6
+    history_cpu = (time.process_time() - cpu) / args.history * 1e6
 
     for socket in sockets:
         socket.disconnect()
-    print(f"send: {send_us:.0f} us/message over {len(pairs)} messages, {args.users} users")
-    print(f"history: {history_us:.0f} us/page (50 of 300) over {args.history} pages")
+    print(f"send: {send_us:.0f} us/message ({send_cpu:.0f} us CPU) over {len(pairs)} messages,"
+          f" {args.users} users, {args.conversations or 'any'} conversations")
+    print(f"history: {history_us:.0f} us/page ({history_cpu:.0f} us CPU) (50 of 300)"
+          f" over {args.history} pages")
     if profiler:
         print("=== sends, cumulative ===")
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
