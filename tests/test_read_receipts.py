@@ -227,9 +227,10 @@ def test_an_older_send_recorded_after_a_newer_one_counts_but_keeps_the_newer_sum
     conversation_id = get_or_create_conversation(sender, receiver)
     older, newer = sorted(ObjectId() for _ in range(2))
 
-    def message(mid, text):
+    def message(mid, text):  # the stored document, as send_message passes it
         return Message(id=mid, conversation_id=conversation_id, sender_id=sender,
-                       receiver_id=receiver, message=text, created_at=datetime(2026, 1, 1))
+                       receiver_id=receiver, message=text,
+                       created_at=datetime(2026, 1, 1)).to_mongo().to_dict()
 
     _record_sent(conversation_id, receiver, message(newer, "newer"))
     _record_sent(conversation_id, receiver, message(older, "older"))  # lost the race
