@@ -40,19 +40,46 @@ them), with shortcuts whose answer is the one mongomock's own code gives:
   * an update that left the index's fields (key and partial filter fields) with the same
     values: the document sits where it was in the index, checked when it got there.
 
+Three more, for reads and updates:
+
+- `find` hands out `Cursor`, which, iterated or indexed with a positive limit, lists (and
+  copies) only the first `skip + limit` documents of mongomock's lazy dataset instead of all of
+  them (anything else is mongomock's code); and a sort on `_id` alone, when every matched `_id`
+  is an ObjectId, sorts by the ObjectIds' bytes (their order) instead of mongomock's generic
+  comparison. A history page of 50 copies 51 documents, not the whole conversation.
+- `_update` is mongomock's own, except that the snapshot of each document it takes before an
+  update (to tell whether it changed, and to roll back) shares the document's immutable leaves
+  (strings, numbers, ObjectIds, datetimes) instead of deep-copying them.
+
 Only `chatapp.db` uses it, and only for the embedded database; with `MONGO_URI` nothing here is
 imported. `tests/test_embedded_db.py` runs the same operations on plain mongomock and on this
 and compares the results.
 """
 
+import copy
+import datetime
+import itertools
 from itertools import islice
 
 from bson import ObjectId
-from mongomock import DuplicateKeyError, OperationFailure, helpers, read_preferences
+from mongomock import (
+    DuplicateKeyError,
+    OperationFailure,
+    WriteError,
+    helpers,
+    read_preferences,
+)
+from mongomock import collection as _mongomock_collection
 from mongomock import codec_options as mongomock_codec_options
 from mongomock.collection import Collection as _MockCollection
 from mongomock.collection import Cursor as _MockCursor
-from mongomock.collection import validate_is_mapping
+from mongomock.collection import (
+    _updaters,
+    _validate_document_stages,
+    validate_is_mapping,
+    validate_list_or_mapping,
+)
+from mongomock.not_implemented import raise_for_feature as raise_not_implemented
 from mongomock.helpers import make_datetime_timezone_aware_in_document
 from mongomock.database import Database as _MockDatabase
 from mongomock.filtering import filter_applies
@@ -166,6 +193,24 @@ class Cursor(_MockCursor):
         return self._limited[self._skip:][:limit]
 
 
+# Values no update operator changes in place: a snapshot may share them with the document.
+_IMMUTABLE = frozenset((str, int, float, bool, type(None), bytes, ObjectId, datetime.datetime))
+
+
+def _snapshot(value):
+    """`copy.deepcopy(value)` for a stored document: new dicts and lists, the same immutable
+    leaves (an update replaces a string or an ObjectId, it never changes one); anything else is
+    deep-copied. Equal to the deep copy, and as independent of later in-place updates."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _snapshot(item) for key, item in value.items()}
+    if kind is list:
+        return [_snapshot(item) for item in value]
+    if kind in _IMMUTABLE:
+        return value
+    return copy.deepcopy(value)
+
+
 def _id_sort_direction(sort):
     """1 or -1 when `sort` is exactly one key, `_id`; else None."""
     if isinstance(sort, dict):
@@ -265,9 +310,122 @@ class Collection(_MockCollection):
     def _update(self, *args, **kwargs):
         self._before = None
         try:
-            return super()._update(*args, **kwargs)
+            return self._mongomock_update(*args, **kwargs)
         finally:
             self._before = None
+
+    # mongomock 4.3's `Collection._update`, verbatim but for two names: the snapshot it takes of
+    # each document before updating it (to compare and to roll back) is `_snapshot` rather than
+    # `copy.deepcopy` (a conversation's deep copy was the largest single cost of a send), and
+    # `ObjectId` is looked up in mongomock.collection as mongomock's own code does.
+    def _mongomock_update(self, spec, document, upsert=False, manipulate=False,
+                multi=False, check_keys=False, hint=None, session=None,
+                collation=None, let=None, array_filters=None, **kwargs):
+        if session:
+            raise_not_implemented('session', 'Mongomock does not handle sessions yet')
+        if hint:
+            raise NotImplementedError(
+                'The hint argument of update is valid but has not been implemented in '
+                'mongomock yet')
+        if collation:
+            raise_not_implemented(
+                'collation',
+                'The collation argument of update is valid but has not been implemented in '
+                'mongomock yet')
+        if array_filters:
+            raise_not_implemented(
+                'array_filters', 'Array filters are not implemented in mongomock yet.')
+        if let:
+            raise_not_implemented(
+                'let',
+                'The let argument of update is valid but has not been implemented in mongomock '
+                'yet')
+        spec = helpers.patch_datetime_awareness_in_document(spec)
+        document = helpers.patch_datetime_awareness_in_document(document)
+        validate_is_mapping('spec', spec)
+        validate_list_or_mapping('document', document)
+
+        if isinstance(document, list):
+            _validate_document_stages(document)
+
+        if self.database.client.server_info()['versionArray'] < [5]:
+            for operator in _updaters:
+                if not document.get(operator, True):
+                    raise WriteError(
+                        "'%s' is empty. You must specify a field like so: {%s: {<field>: ...}}"
+                        % (operator, operator),
+                    )
+
+        updated_existing = False
+        upserted_id = None
+        num_updated = 0
+        num_matched = 0
+        for existing_document in itertools.chain(self._iter_documents(spec), [None]):
+            # we need was_insert for the setOnInsert update operation
+            was_insert = False
+            # the sentinel document means we should do an upsert
+            if existing_document is None:
+                if not upsert or num_matched:
+                    continue
+                # For upsert operation we have first to create a fake existing_document,
+                # update it like a regular one, then finally insert it
+                if spec.get('_id') is not None:
+                    _id = spec['_id']
+                elif not isinstance(document, list) and document.get('_id') is not None:
+                    _id = document['_id']
+                else:
+                    _id = _mongomock_collection.ObjectId()
+                to_insert = dict(spec, _id=_id)
+                to_insert = self._expand_dots(to_insert)
+                to_insert, _ = self._discard_operators(to_insert)
+                existing_document = to_insert
+                was_insert = True
+            else:
+                original_document_snapshot = _snapshot(existing_document)
+                updated_existing = True
+            num_matched += 1
+
+            if isinstance(document, list):
+                self._apply_update_pipeline(existing_document, document, session)
+            else:
+                self._apply_update_document(existing_document, spec, document, was_insert)
+
+            if was_insert:
+                upserted_id = self._insert(existing_document)
+                num_updated += 1
+            elif existing_document != original_document_snapshot:
+                # Document has been modified in-place.
+
+                # Make sure the ID was not change.
+                if original_document_snapshot.get('_id') != existing_document.get('_id'):
+                    # Rollback.
+                    self._store[original_document_snapshot['_id']] = original_document_snapshot
+                    raise WriteError(
+                        "After applying the update, the (immutable) field '_id' was found to have "
+                        'been altered to _id: {}'.format(existing_document.get('_id')))
+
+                # Make sure it still respect the unique indexes and, if not, to
+                # revert modifications
+                try:
+                    self._ensure_uniques(existing_document)
+                    num_updated += 1
+                except DuplicateKeyError:
+                    # Rollback.
+                    self._store[original_document_snapshot['_id']] = original_document_snapshot
+                    raise
+
+            if not multi:
+                break
+
+        return {
+            'connectionId': self.database.client._id,
+            'err': None,
+            'n': num_matched,
+            'nModified': num_updated if updated_existing else 0,
+            'ok': 1,
+            'upserted': upserted_id,
+            'updatedExisting': updated_existing,
+        }
 
     def _apply_update_document(self, existing_document, spec, document, was_insert):
         self._before = None if was_insert else (existing_document, self._unique_values(existing_document))

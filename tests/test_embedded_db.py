@@ -381,3 +381,32 @@ def test_id_sorted_pages_with_limits_match():
     twin.same(lambda c: c.insert_one({"_id": "zz", "owner": IDS[1], "tag": "a"}))
     twin.same(lambda c: c.find({"owner": IDS[1]}).sort("_id", DESCENDING).limit(6))
     twin.same(lambda c: c.find({}).sort("_id", ASCENDING).limit(6))
+
+
+def test_the_copied_update_is_mongomocks_but_for_the_snapshot():
+    """`Collection._mongomock_update` is mongomock's `_update` with two names changed; a
+    mongomock upgrade that changes `_update` fails here rather than silently diverging."""
+    import inspect
+
+    from mongomock.collection import Collection as Plain
+
+    ours = inspect.getsource(embedded_db.Collection._mongomock_update)
+    theirs = inspect.getsource(Plain._update)
+    theirs = theirs.replace("copy.deepcopy(existing_document)", "_snapshot(existing_document)")
+    theirs = theirs.replace("ObjectId()", "_mongomock_collection.ObjectId()")
+    assert ours == theirs.replace("def _update(", "def _mongomock_update(", 1)
+
+
+def test_update_snapshots_roll_back_like_deep_copies():
+    """A failed update (duplicate key, altered `_id`) restores the document as it was."""
+    twin = Twin("rollback")
+    twin.same(lambda c: c.create_index("u", unique=True))
+    twin.same(lambda c: c.insert_many([
+        {"_id": 1, "u": "a", "d": {"x": [1, {"y": 2}], "t": IDS[0]}, "l": [[1], {"z": 3}]},
+        {"_id": 2, "u": "b", "d": {"x": []}},
+    ]))
+    twin.same(lambda c: c.update_one({"_id": 1}, {"$set": {"u": "b", "d.x.1.y": 5}, "$push": {"l": 4}}))
+    twin.same(lambda c: c.update_one({"_id": 1}, {"$set": {"d.x.1.y": 6}, "$pull": {"l": [1]}}))
+    twin.same(lambda c: c.replace_one({"_id": 1}, {"_id": 3, "u": "c"}))
+    twin.same(lambda c: c.update_many({}, {"$inc": {"n": 1}, "$unset": {"d": ""}}))
+    twin.same(lambda c: c.update_one({"_id": 9}, {"$set": {"u": "z"}}, upsert=True))
