@@ -136,9 +136,8 @@ signals.post_delete.connect(_forget_conversation, sender=Conversation, weak=Fals
 def get_or_create_conversation(user_a, user_b):
     """The id of the one conversation between two users, created if needed, without a race.
 
-    An upsert on the unique `pairKey`: two concurrent first messages cannot make two
-    conversations. When both upserts try to insert, MongoDB answers one with a duplicate key
-    error; that one simply reads the winner's document.
+    The unique `pairKey` index decides: two concurrent first messages cannot make two
+    conversations, and the one that loses reads the winner's document.
     """
     key = pair_key(user_a, user_b)
     known = _conversation_ids.get(key)
@@ -152,19 +151,24 @@ def get_or_create_conversation(user_a, user_b):
 
 
 def _upsert_conversation(key, user_a, user_b):
+    """Insert the pair's conversation, or read it when the unique index says it exists.
+
+    Insert first, not an upsert: a pair this process has not cached is usually a new pair, and a
+    plain insert is one write (an upsert is a lookup plus a write: on the embedded database, two
+    scans of every conversation instead of one). An existing pair costs a failed insert and a
+    read, once per process, since its id is cached after.
+    """
+    collection = Conversation._get_collection()
     now = utc_now()
+    document = {"pairKey": key, "participants": [user_a, user_b], "createdAt": now, "updatedAt": now}
     for _ in range(3):
         try:
-            conversation = Conversation.objects(pair_key=key).modify(
-                upsert=True,
-                new=True,
-                set_on_insert__participants=[user_a, user_b],
-                set_on_insert__created_at=now,
-                set_on_insert__updated_at=now,
-            )
-            return conversation.id
-        except NotUniqueError:
-            continue
+            return collection.insert_one(dict(document)).inserted_id
+        except pymongo.errors.DuplicateKeyError:
+            existing = collection.find_one({"pairKey": key}, {"_id": 1})
+            if existing is not None:
+                return existing["_id"]
+            # Deleted between our insert and our read: try again.
     raise RuntimeError(f"could not get or create conversation {key}")
 
 
