@@ -10,3 +10,9 @@ import os
 # also a file descriptor: raise `ulimit -n` to match (bench/ measures 10,000 idle sockets plus
 # its 200 users and their HTTP requests, which 10,000 would not hold).
 worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "16384"))
+
+# How long an idle keep-alive HTTP connection stays open, seconds. gunicorn's default of 2 closes
+# connections that clients (browsers, HTTP client pools) still hold and are about to reuse; a
+# POST sent on one as it closes fails, and clients do not retry POSTs. 75 s is longer than the
+# common client pools' idle timeouts, as load balancers do (nginx's default is 75 s too).
+keepalive = int(os.environ.get("KEEPALIVE_SECONDS", "75"))

@@ -382,3 +382,25 @@ def test_a_chunked_body_over_the_limit_is_a_413_on_the_real_server(server):
     )
     assert response.status_code == 413, response.text
     assert response.json()["success"] is False
+
+
+def test_an_idle_keep_alive_connection_is_still_open_a_few_seconds_later(server):
+    """Clients pool keep-alive connections and reuse them after a pause; gunicorn's default of
+    2 s closed them first, and a POST sent on a connection as it closes fails (clients do not
+    retry POSTs): the benchmark's senders saw such failures at low rates."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    address = urlsplit(server.url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=5)
+    try:
+        connection.request("GET", "/healthz")
+        first = connection.getresponse()
+        assert first.status == 200 and first.read()
+        time.sleep(3)  # longer than gunicorn's default keep-alive
+        # http.client does not reconnect a connection the server closed: this raises then.
+        connection.request("GET", "/healthz")
+        again = connection.getresponse()
+        assert again.status == 200 and again.read()
+    finally:
+        connection.close()
