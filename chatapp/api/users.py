@@ -11,6 +11,10 @@ from chatapp.services import users
 blueprint = Blueprint("users", __name__, url_prefix="/api/v1/user")
 
 
+# An empty limit setting disables that limit through `exempt_when`; the "1 per second" after `or`
+# is never applied, it only keeps Flask-Limiter from parsing an empty string.
+
+
 def _login_limit_key():
     """Failed logins are counted per username, whatever address they come from."""
     body = request.get_json(silent=True) if request.is_json else None

@@ -43,18 +43,9 @@ class Presence:
             self._sockets_by_user.pop(user_id, None)
             return user_id, True
 
-    def user_of(self, sid):
-        return self._user_by_socket.get(sid)
-
     def online_user_ids(self):
         with self._lock:
             return list(self._sockets_by_user)
-
-    def is_online(self, user_id):
-        return user_id in self._sockets_by_user
-
-    def socket_count(self):
-        return len(self._user_by_socket)
 
     def clear(self):
         with self._lock:
