@@ -72,3 +72,43 @@ def test_a_limit_that_does_not_parse_stops_the_start(setting):
 
     with pytest.raises(RuntimeError, match=setting):
         create_app(TestConfig, **{setting: "twenty a second"})
+
+
+def test_counting_sends_starts_no_thread_per_hit(monkeypatch):
+    """limits' stock memory storage started a timer thread on every hit 10 ms after the last
+    one (at a few hundred sends a second, 5% of the server's CPU)."""
+    import threading
+    import time
+
+    from limits import parse
+
+    from chatapp.ratelimit import SweepingMemoryStorage
+
+    storage = SweepingMemoryStorage("memory://")
+    started = []
+    monkeypatch.setattr(threading.Thread, "start", lambda thread: started.append(thread))
+    limit = parse("1000 per second")
+    for n in range(5):
+        time.sleep(0.02)  # longer than the stock storage's 10 ms timer
+        storage.incr(limit.key_for("send", str(n)), 1)
+    assert started == []
+    assert len(storage.storage) == 5
+
+
+def test_expired_counters_are_freed_by_a_hit_after_a_sweep_interval(monkeypatch):
+    from limits import parse
+    from limits.strategies import FixedWindowRateLimiter
+
+    from chatapp import ratelimit
+
+    storage = ratelimit.SweepingMemoryStorage("memory://")
+    limiter = FixedWindowRateLimiter(storage)
+    limit = parse("1 per second")
+    assert limiter.hit(limit, "send", "alice")
+    assert not limiter.hit(limit, "send", "alice")  # within the window: refused
+    wall, mono = ratelimit.time.time(), ratelimit.time.monotonic()
+    monkeypatch.setattr("limits.storage.memory.time.time", lambda: wall + 5)
+    monkeypatch.setattr(ratelimit.time, "monotonic", lambda: mono + 5)
+    assert limiter.hit(limit, "send", "bob")  # this hit sweeps alice's expired counter
+    assert [key for key in storage.storage if "alice" in key] == []
+    assert limiter.hit(limit, "send", "alice")  # and alice may send again
