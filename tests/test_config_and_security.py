@@ -62,6 +62,35 @@ def test_tokens_round_trip_and_carry_the_seeds_claim():
     assert security.decode_token(token, TestConfig.JWT_SECRET_KEY) == "a" * 24
 
 
+def test_a_token_that_verified_is_refused_once_it_expires(monkeypatch):
+    """Verified tokens are remembered; the memory must not outlive the token."""
+    import datetime as real_datetime
+
+    import jwt.api_jwt
+
+    token = security.create_token("b" * 24, TestConfig.JWT_SECRET_KEY, 60)
+    assert security.decode_token(token, TestConfig.JWT_SECRET_KEY) == "b" * 24
+
+    later = security.time.time() + 61
+
+    class Later(real_datetime.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return real_datetime.datetime.fromtimestamp(later, tz)
+
+    monkeypatch.setattr(security.time, "time", lambda: later)
+    monkeypatch.setattr(jwt.api_jwt, "datetime", Later)
+    with pytest.raises(security.InvalidToken, match="expired"):
+        security.decode_token(token, TestConfig.JWT_SECRET_KEY)
+
+
+def test_a_token_that_verified_under_one_secret_is_refused_under_another():
+    token = security.create_token("c" * 24, TestConfig.JWT_SECRET_KEY, 60)
+    assert security.decode_token(token, TestConfig.JWT_SECRET_KEY) == "c" * 24
+    with pytest.raises(security.InvalidToken):
+        security.decode_token(token, "another secret that is long enough to be accepted")
+
+
 def test_bcryptjs_hashes_from_the_node_backend_verify():
     # bcryptjs writes $2a$ hashes (bcrypt writes $2b$); users of the Node backend keep logging in.
     import bcrypt
