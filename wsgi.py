@@ -23,10 +23,13 @@ if __name__ == "__main__":
 
         monkey.patch_all()
 
+from chatapp import gc_pauses  # noqa: E402
 from chatapp.app import create_app  # noqa: E402
 from chatapp.extensions import socketio  # noqa: E402
 
 app = create_app()
+# Start-up is over: its objects live as long as the process (chatapp/gc_pauses.py).
+gc_pauses.install()
 
 
 def refuse_a_taken_port(host, port):
