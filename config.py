@@ -65,7 +65,7 @@ class Config:
     CONVERSATION_PAGE_SIZE = _env_int("CONVERSATION_PAGE_SIZE", 30)
     CONVERSATION_MAX_PAGE_SIZE = _env_int("CONVERSATION_MAX_PAGE_SIZE", 100)
 
-    # Rate limits use flask-limiter's notation ("10 per minute"); an empty value disables one.
+    # Rate limits in the `limits` notation ("10 per minute"); an empty value disables one.
     LOGIN_FAILURE_LIMIT = os.environ.get("LOGIN_FAILURE_LIMIT", "10 per minute")
     REGISTER_LIMIT = os.environ.get("REGISTER_LIMIT", "")
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
@@ -76,7 +76,6 @@ class Config:
     # a receiver should show one without a refresh.
     TYPING_RATE_LIMIT = os.environ.get("TYPING_RATE_LIMIT", "5 per second")
     TYPING_EXPIRES_MS = _env_int("TYPING_EXPIRES_MS", 5000)
-    RATELIMIT_HEADERS_ENABLED = True
 
     ASYNC_MODE = os.environ.get("ASYNC_MODE", "eventlet").strip() or "eventlet"
     # Presence changes within this window reach everyone as one getOnlineUsers list.

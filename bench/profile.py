@@ -25,7 +25,7 @@ LAYERS = (
     ("Socket.IO + Engine.IO", ("socketio/", "engineio/", "flask_socketio/", "simple_websocket/",
                                "wsproto/", "eventlet/websocket.py", "geventwebsocket/")),
     ("chatapp (the app's own code)", ("chatapp/",)),
-    ("Flask + Werkzeug + extensions", ("flask/", "werkzeug/", "flask_cors/", "flask_limiter/",
+    ("Flask + Werkzeug + extensions", ("flask/", "werkzeug/", "flask_cors/",
                                        "limits/", "jwt/")),
     ("server loop (gunicorn, eventlet/gevent, wsgi)", ("gunicorn/", "eventlet/", "gevent/",
                                                       "greenlet/", "wsgiref/")),

@@ -17,7 +17,7 @@ import time
 
 from chatapp import db
 from chatapp.app import create_app
-from chatapp.extensions import limiter, socketio
+from chatapp.extensions import socketio
 from chatapp.services import messages as message_service
 from config import TestConfig
 
@@ -27,7 +27,6 @@ PASSWORD = "correct horse"
 def build(users):
     app = create_app(TestConfig)
     db.drop_all()
-    limiter.reset()
     clients, ids = [], []
     for n in range(users):
         client = app.test_client()

@@ -6,7 +6,7 @@ from flask import Flask
 
 from chatapp import cli, db, ratelimit
 from chatapp.errors import register_error_handlers
-from chatapp.extensions import cors, limiter, socketio
+from chatapp.extensions import cors, socketio
 from config import check_config, config_from_env
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,6 @@ def register_extensions(app):
         # JSON POST (each message the React client sends).
         max_age=600,
     )
-    limiter.init_app(app)
     ratelimit.init_app(app)
 
 

@@ -87,11 +87,8 @@ def register_error_handlers(app):
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error):
-        if error.code == 429:
-            message = f"Too many attempts ({error.description}). Try again later."
-        else:
-            message = HTTP_MESSAGES.get(error.code, error.name + ".")
-        # Keep what Werkzeug put on the response (Allow on 405, Retry-After on 429).
+        message = HTTP_MESSAGES.get(error.code, error.name + ".")
+        # Keep what Werkzeug put on the response (Allow on 405).
         headers = [(k, v) for k, v in error.get_response().headers if k.lower() in ("allow", "retry-after")]
         return error_response(message, error.code, headers)
 

@@ -1,10 +1,11 @@
-"""Per-user rate limits on socket and HTTP actions (sending, typing), with the `limits` library.
+"""Rate limits (sends, typing, failed logins, registrations), with the `limits` library.
 
-`limits` is the engine under Flask-Limiter; it is used directly here because these limits are
-keyed by the authenticated user and apply to Socket.IO events too, where Flask-Limiter's
-decorators do not reach. Each limit is a setting in Flask-Limiter's notation ("20 per second",
-several separated by ";"); an empty setting disables it. Counters live in RATELIMIT_STORAGE_URI,
-like Flask-Limiter's.
+`limits` is the engine under Flask-Limiter, used directly: the send and typing limits are keyed
+by the authenticated user and apply to Socket.IO events too, where Flask-Limiter's decorators do
+not reach, and Flask-Limiter's hooks ran on every request and socket event (4-8% of a send's
+CPU) although only login and register have a limit. Each limit is a setting in `limits`'
+notation ("20 per second", several separated by ";"); an empty setting disables it. Counters
+live in RATELIMIT_STORAGE_URI (`memory://`: this process; `redis://...`: shared).
 """
 
 import math
@@ -21,7 +22,7 @@ from chatapp.errors import TooManyRequests
 EXTENSION = "chatapp.ratelimit"
 
 
-SETTINGS = ("SEND_RATE_LIMIT", "TYPING_RATE_LIMIT")
+SETTINGS = ("SEND_RATE_LIMIT", "TYPING_RATE_LIMIT", "LOGIN_FAILURE_LIMIT", "REGISTER_LIMIT")
 # How often the in-memory counters drop expired entries, seconds.
 SWEEP_SECONDS = 1.0
 
@@ -76,26 +77,51 @@ def _parse(spec):
     return tuple(parse_many(spec))
 
 
-def allowed(setting, user_id):
-    """Count one action of `user_id` against the limit named by config `setting`; False if over."""
-    return retry_after(setting, user_id) is None
+def allowed(setting, key):
+    """Count one action of `key` (a user id) against the limit of config `setting`; False if over."""
+    return retry_after(setting, key) is None
 
 
-def check(setting, user_id, what="requests"):
+def check(setting, key, what="requests"):
     """Like `allowed`, but raise TooManyRequests (429, with Retry-After) when over the limit."""
-    wait = retry_after(setting, user_id)
+    wait = retry_after(setting, key)
     if wait is not None:
         raise TooManyRequests(f"Too many {what}. Try again in {wait} s.", retry_after=wait)
 
 
-def retry_after(setting, user_id):
+def check_not_exhausted(setting, key, what="requests"):
+    """Raise TooManyRequests if `key` has used up the limit of `setting` already; counts nothing.
+
+    For limits on failures (failed logins): checked before the attempt, counted with `count`
+    only when it failed.
+    """
+    spec = current_app.config.get(setting)
+    if not spec:
+        return
+    limiter = current_app.extensions[EXTENSION]
+    for item in _parse(spec):
+        if not limiter.test(item, setting, str(key)):
+            wait = _seconds_to_reset(limiter, item, setting, key)
+            raise TooManyRequests(f"Too many {what}. Try again in {wait} s.", retry_after=wait)
+
+
+def count(setting, key):
+    """Count one action of `key` against the limit of `setting` (see `check_not_exhausted`)."""
+    retry_after(setting, key)
+
+
+def retry_after(setting, key):
     """Count one action; None when within the limit, else the whole seconds to wait."""
     spec = current_app.config.get(setting)
     if not spec:
         return None
     limiter = current_app.extensions[EXTENSION]
     for item in _parse(spec):
-        if not limiter.hit(item, setting, str(user_id)):
-            reset_at, _ = limiter.get_window_stats(item, setting, str(user_id))
-            return max(1, math.ceil(reset_at - time.time()))
+        if not limiter.hit(item, setting, str(key)):
+            return _seconds_to_reset(limiter, item, setting, key)
     return None
+
+
+def _seconds_to_reset(limiter, item, setting, key):
+    reset_at, _ = limiter.get_window_stats(item, setting, str(key))
+    return max(1, math.ceil(reset_at - time.time()))

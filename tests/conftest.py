@@ -6,7 +6,7 @@ import pytest
 
 from chatapp import db
 from chatapp.app import create_app
-from chatapp.extensions import limiter, socketio
+from chatapp.extensions import socketio
 from config import TestConfig
 
 PASSWORD = "correct horse"
@@ -17,7 +17,6 @@ _counter = itertools.count()
 def app():
     app = create_app(TestConfig)
     db.drop_all()  # a real TEST_MONGO_URI database keeps data between tests; mongomock does not
-    limiter.reset()
     yield app
     db.drop_all()
 

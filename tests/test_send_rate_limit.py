@@ -65,7 +65,9 @@ def test_the_429_is_readable_by_browsers(app, api):
     assert "Retry-After" in refused.headers["Access-Control-Expose-Headers"]
 
 
-@pytest.mark.parametrize("setting", ["SEND_RATE_LIMIT", "TYPING_RATE_LIMIT"])
+@pytest.mark.parametrize(
+    "setting", ["SEND_RATE_LIMIT", "TYPING_RATE_LIMIT", "LOGIN_FAILURE_LIMIT", "REGISTER_LIMIT"]
+)
 def test_a_limit_that_does_not_parse_stops_the_start(setting):
     from chatapp.app import create_app
     from config import TestConfig

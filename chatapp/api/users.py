@@ -2,35 +2,28 @@
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from chatapp import security, serializers
+from chatapp import ratelimit, security, serializers
 from chatapp.api import json_body
 from chatapp.api.auth import TOKEN_COOKIE, login_required
-from chatapp.extensions import limiter
+from chatapp.errors import InvalidInput
 from chatapp.services import users
 
 blueprint = Blueprint("users", __name__, url_prefix="/api/v1/user")
 
 
-# An empty limit setting disables that limit through `exempt_when`; the "1 per second" after `or`
-# is never applied, it only keeps Flask-Limiter from parsing an empty string.
-
-
-def _login_limit_key():
+def _login_limit_key(body):
     """Failed logins are counted per username, whatever address they come from."""
-    body = request.get_json(silent=True) if request.is_json else None
-    username = body.get("username") if isinstance(body, dict) else None
+    username = body.get("username")
     if isinstance(username, str) and username.strip():
         return "login:" + username.strip().lower()
     return "login-addr:" + (request.remote_addr or "unknown")
 
 
 @blueprint.post("/register")
-@limiter.limit(
-    lambda: current_app.config["REGISTER_LIMIT"] or "1 per second",
-    exempt_when=lambda: not current_app.config["REGISTER_LIMIT"],
-)
 def register():
     """Create an account."""
+    # Every attempt counts, per client address (429 with Retry-After beyond REGISTER_LIMIT).
+    ratelimit.check("REGISTER_LIMIT", request.remote_addr or "unknown", "registrations")
     body = json_body()
     users.register_user(
         body.get("fullName"),
@@ -44,20 +37,22 @@ def register():
 
 
 @blueprint.post("/login")
-@limiter.limit(
-    lambda: current_app.config["LOGIN_FAILURE_LIMIT"] or "1 per second",
-    key_func=_login_limit_key,
-    deduct_when=lambda response: response.status_code == 400,
-    exempt_when=lambda: not current_app.config["LOGIN_FAILURE_LIMIT"],
-)
 def login():
     """Check credentials; answer the user and set the `token` cookie."""
     body = json_body()
-    user = users.log_in(
-        body.get("username"),
-        body.get("password"),
-        bcrypt_rounds=current_app.config["BCRYPT_ROUNDS"],
-    )
+    # After LOGIN_FAILURE_LIMIT failures for a username even the right password waits (429):
+    # that is what stops guessing. Only failures count.
+    limit_key = _login_limit_key(body)
+    ratelimit.check_not_exhausted("LOGIN_FAILURE_LIMIT", limit_key, "failed logins")
+    try:
+        user = users.log_in(
+            body.get("username"),
+            body.get("password"),
+            bcrypt_rounds=current_app.config["BCRYPT_ROUNDS"],
+        )
+    except InvalidInput:
+        ratelimit.count("LOGIN_FAILURE_LIMIT", limit_key)
+        raise
     config = current_app.config
     token = security.create_token(user.id, config["JWT_SECRET_KEY"], config["TOKEN_MAX_AGE_SECONDS"])
     response = jsonify(serializers.logged_in_user(user.to_mongo()))
