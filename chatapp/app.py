@@ -69,6 +69,7 @@ def register_blueprints(app):
 
 def register_realtime(app):
     from chatapp.realtime import namespace
+    from chatapp.realtime.packets import ChatPacket
 
     socketio.init_app(
         app,
@@ -77,5 +78,6 @@ def register_realtime(app):
         # The same origins as the API, plus the server's own: no cross-site WebSocket hijacking.
         cors_allowed_origins=namespace.origin_checker(app.config["CORS_ORIGINS"]),
         max_http_buffer_size=app.config["SOCKET_MAX_PAYLOAD"],
+        serializer=ChatPacket,
     )
     namespace.init_app(app, socketio)
