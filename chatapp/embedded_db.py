@@ -665,7 +665,13 @@ class Collection(_MockCollection):
 
     def _apply_update_pipeline(self, existing_document, *args, **kwargs):
         self._before = None
-        key = _store_key(existing_document)  # (or an upsert's, not stored yet: harmless)
+        # (Also called on an upsert's new document, not stored yet: a refresh of its key finds
+        # nothing, or the stored document it will collide with, unchanged.)
+        key = _store_key(existing_document)
+        try:
+            hash(key)
+        except TypeError:  # not a key anything is stored under
+            return super()._apply_update_pipeline(existing_document, *args, **kwargs)
         try:
             return super()._apply_update_pipeline(existing_document, *args, **kwargs)
         finally:
@@ -674,10 +680,6 @@ class Collection(_MockCollection):
     def _refresh(self, key):
         store = self._store
         if store.__class__ is _IndexedStore:
-            try:
-                hash(key)
-            except TypeError:  # not a key anything can be stored under
-                return
             store.refresh(key)
 
     def _unique_values(self, document):
