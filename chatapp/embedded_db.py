@@ -234,14 +234,14 @@ class _HashIndex:
     each candidate against the document itself.
     """
 
-    __slots__ = ("documents", "fields", "buckets", "rows", "counter")
+    __slots__ = ("documents", "fields", "buckets", "rows", "sequence")
 
     def __init__(self, documents, fields):
         self.documents = documents  # the store's OrderedDict it describes
         self.fields = fields
         self.buckets = {field: {} for field in fields}
         self.rows = {}  # store key -> (sequence number, slots per field)
-        self.counter = 0
+        self.sequence = itertools.count(1)  # next() is one C call: no two keys get one number
         for key, document in list(dict.items(documents)):
             self.put(key, document, True)
 
@@ -253,8 +253,7 @@ class _HashIndex:
             if old is not None:
                 self.remove(key)
                 old = None
-            self.counter += 1
-            seq = self.counter
+            seq = next(self.sequence)
         elif old is None:
             return False
         else:
