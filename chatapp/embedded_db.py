@@ -529,9 +529,11 @@ class Collection(_MockCollection):
     @staticmethod
     def _scan(snapshot, filter, pairs, only_equalities, prefilter):  # noqa: A002
         exact_types = _EXACT_DOC_TYPES
-        # The first equality in a comprehension, over the whole snapshot at once: a document
-        # only changes under this generator when an update is applied to the document it just
-        # yielded (mongomock's Cursor lists its results before returning any).
+        # `snapshot`: the hash index's candidates, or (`prefilter`) the whole store, whose first
+        # equality goes in a comprehension over all of it at once. Either is taken before any
+        # document is yielded: a document only changes under this generator when an update is
+        # applied to the document it just yielded (mongomock's Cursor lists its results before
+        # returning any).
         if prefilter:
             key, value = pairs[0]
             snapshot = _candidates(snapshot, key, value)
@@ -784,8 +786,9 @@ class Collection(_MockCollection):
     def _ensure_unique_simple(self, fields, values, partial):
         find_kwargs = dict(zip(fields, values))
         exact_types = _EXACT_DOC_TYPES
-        # One field first, in a comprehension: the key's most selective-looking field (a value
-        # that is not None, the last such: in a compound key usually the finer one).
+        # The candidates from the hash index when a key field is hashed (any order: only
+        # counted); else one field first, in a comprehension: the key's most selective-looking
+        # field (a value that is not None, the last such: in a compound key usually the finer).
         store = self._store
         candidates = self._hashed(store, list(zip(fields, values)), False)
         if candidates is None:
