@@ -3,7 +3,9 @@
 mongomock has no indexes: every find, update, delete and count runs its generic
 `filter_applies(filter, document)` on every document of the collection (even for `{"_id": x}`),
 and every insert and update re-scans the whole collection the same way once per unique index.
-With a few thousand messages and conversations that is most of the server's CPU per message.
+With a few thousand messages and conversations that is most of the server's CPU per message
+(even pre-filtered as below, the scans for a new conversation's unique `pairKey` were a quarter
+of the server's CPU at 400 msg/s, and a history page scanned every message).
 
 `MongoClient` here is a `mongomock.MongoClient` whose databases hand out `Collection`, a
 subclass of mongomock's that overrides two internal methods (plus the small hooks that feed
@@ -15,22 +17,25 @@ them), with shortcuts whose answer is the one mongomock's own code gives:
     `filter_applies` still decides on the whole filter for each of them. Several `$in` hits are
     returned in the store's order, as mongomock returns them.
   * otherwise, top-level `field: value` equalities with a string or ObjectId value (no dots, no
-    operators) pre-filter the documents: a document is dropped only when that field is missing,
-    None, or a string/ObjectId different from the value (where mongomock's equality is plain
-    `==` and says no). Everything else (arrays, sub-documents, other types) stays a candidate,
-    and every candidate still goes through `filter_applies` with the full filter, unless the
-    filter is made only of such equalities and all of them held with `==` on a string/ObjectId,
-    which is what `filter_applies` computes for those.
-  Anything else (no usable equality, TTL indexes) is mongomock's own scan. Both stay lazy over a
+    operators) give the candidates: from the hash index (below) when one of those fields is
+    hashed and its candidates are at most a quarter of the collection, else from a scan where a
+    document is dropped only when that field is missing, None, or a string/ObjectId different
+    from the value (where mongomock's equality is plain `==` and says no). Everything else
+    (arrays, sub-documents, other types) stays a candidate either way, and every candidate
+    still goes through `filter_applies` with the full filter, unless the filter is made only of
+    such equalities and all of them held with `==` on a string/ObjectId, which is what
+    `filter_applies` computes for those.
+  Anything else (no usable equality, TTL indexes) is mongomock's own scan. All stay lazy over a
   snapshot of the documents, in the store's order, like mongomock's. (The snapshot is taken as
   `dict.values(store)`: the store is an OrderedDict only ever written by `store[k] = v` and
   `del store[k]`, so its plain-dict order is the same, and iterating an OrderedDict's values
   costs a Python-level `ObjectId.__hash__` per document, which was a third of a scan.)
 - `_ensure_uniques(new_data)` (after every insert, and every update that changed a document):
   per unique index, when the new document's indexed values are strings, ObjectIds or None in
-  top-level fields, the documents are compared by value in one pass (a document with another
-  type there, e.g. an array, is checked with `filter_applies` as mongomock does). Any other
-  index is checked by mongomock's code. Two checks are skipped, both only while every document
+  top-level fields, the documents that may collide (from the hash index of the key field with
+  the fewest, or one pass over the store) are compared by value (a document with another type
+  there, e.g. an array, is checked with `filter_applies` as mongomock does). Any other index is
+  checked by mongomock's code. Two checks are skipped, both only while every document
   the collection ever held had nothing but strings, ObjectIds, None or nothing in the fields its
   unique indexes depend on (so equality there is plain `==` and mongomock's own checks kept
   each index free of collisions; one other value and the collection is checked in full from
@@ -39,6 +44,24 @@ them), with shortcuts whose answer is the one mongomock's own code gives:
     document is not in that index and cannot collide;
   * an update that left the index's fields (key and partial filter fields) with the same
     values: the document sits where it was in the index, checked when it got there.
+
+The hash index (`_HashIndex`, one per collection store, built on first use): for each hashed
+field (every key of a unique index, the first key of any other index; top-level, not `_id`),
+value -> the store keys of the documents holding it, with a sequence number per key that follows
+the store's order (an OrderedDict: a new key goes last, `store[k] = v` on an existing key keeps
+its place), so candidates are sorted back into the order a scan gives. A document sits in one
+slot per field: its string or ObjectId value, None (None or missing), or "other" (an array, a
+sub-document, a number...: mongomock matches those its own way, e.g. arrays element-wise, so
+they are a candidate for every lookup and `filter_applies` decides). It stays exact because it
+sees every write: the store (turned into `_IndexedStore` by `Collection._store`) re-indexes a key
+on every `store[k] = v` (insert, an update's rollback) and `del store[k]` (delete, TTL expiry),
+and forgets the index on `drop()`, on a new index needing another field, and whenever its
+OrderedDict is not the one the index was built on; mongomock's update code changes stored
+documents in place, so `_apply_update_document` / `_apply_update_pipeline` re-read the document
+right after (before the unique checks look it up). Readers still check each candidate: it must
+be in the store, and it goes through the same per-field comparison and `filter_applies` as a
+scanned one, so an extra entry can cost time but not change an answer; a missing entry would,
+hence the hooks on every write (the tests compare the index with a fresh one after each step).
 
 Three more, for reads and updates:
 
@@ -60,6 +83,7 @@ import copy
 import datetime
 import itertools
 from itertools import islice
+from operator import itemgetter
 
 from bson import ObjectId
 from mongomock import (
@@ -84,6 +108,7 @@ from mongomock.helpers import make_datetime_timezone_aware_in_document
 from mongomock.database import Database as _MockDatabase
 from mongomock.filtering import filter_applies
 from mongomock.mongo_client import MongoClient as _MockClient
+from mongomock.store import CollectionStore as _MockCollectionStore
 
 # Filter values whose equality in mongomock's `filter_applies` is plain `==` when the document's
 # value is of one of these types too (ObjectId == str is False both ways).
@@ -132,6 +157,12 @@ def _index_fields(index):
     return fields
 
 
+def _store_key(document):
+    """The key mongomock stores `document` under."""
+    key = document.get("_id")
+    return helpers.hashdict(key) if isinstance(key, dict) else key
+
+
 def _plain(value):
     return type(value) in _PLAIN_TYPES
 
@@ -160,6 +191,181 @@ def _equalities(spec):
         if _plain(value) and type(key) is str and "." not in key and not key.startswith("$"):
             pairs.append((key, value))
     return pairs, len(pairs) == len(spec)
+
+
+# The slot, in a hash index, of a document whose field holds neither a string, an ObjectId, None
+# nor nothing (an array, a sub-document, a number...): such a document stays a candidate for
+# every lookup on that field, and mongomock's `filter_applies` decides.
+_OTHER = object()
+
+# A lookup uses the hash index only when its candidates are at most this share of the
+# collection; above it, the plain scan (a comprehension) is cheaper than fetching each by key.
+_HASH_SHARE = 0.25
+
+
+def _slot(value):
+    kind = type(value)
+    if kind is str or kind is ObjectId:
+        return value
+    return None if value is None else _OTHER
+
+
+def _hash_fields(indexes):
+    """The top-level fields to hash: every key of a unique index, the first key of any other."""
+    fields = []
+    for index in indexes.values():
+        keys = [key for key, _ in index.get("key", ())]
+        for key in keys if index.get("unique") else keys[:1]:
+            if (type(key) is str and key != "_id" and "." not in key
+                    and not key.startswith("$") and key not in fields):
+                fields.append(key)
+    return tuple(fields)
+
+
+class _HashIndex:
+    """value -> the store keys of the documents holding it, per hashed field, for one store.
+
+    `buckets[field][slot]` maps store key -> sequence number, where the slot is the value (a
+    string or an ObjectId), None (None or missing) or `_OTHER`; a document sits in exactly one
+    slot per field. Sequence numbers grow with each key's arrival in the store (an OrderedDict
+    whose `store[k] = v` on an existing key keeps its place), so sorting candidates by them
+    gives the store's order. Maintained by `_IndexedStore` (every store write) and
+    `Collection._apply_update_document` (mongomock's in-place updates); readers still check
+    each candidate against the document itself.
+    """
+
+    __slots__ = ("documents", "fields", "buckets", "rows", "sequence")
+
+    def __init__(self, documents, fields):
+        self.documents = documents  # the store's OrderedDict it describes
+        self.fields = fields
+        self.buckets = {field: {} for field in fields}
+        self.rows = {}  # store key -> (sequence number, slots per field)
+        self.sequence = itertools.count(1)  # next() is one C call: no two keys get one number
+        for key, document in list(dict.items(documents)):
+            self.put(key, document, True)
+
+    def put(self, key, document, new):
+        """Index `document`, now stored at `key` (`new`: the key just arrived in the store).
+        False when that is impossible (a replaced key the index never saw)."""
+        old = self.rows.get(key)
+        if new:
+            if old is not None:
+                self.remove(key)
+                old = None
+            seq = next(self.sequence)
+        elif old is None:
+            return False
+        else:
+            seq = old[0]
+        row = tuple(_slot(document.get(field)) for field in self.fields)
+        if old is not None and old[1] == row:
+            return True
+        self.rows[key] = (seq, row)
+        buckets = self.buckets
+        for i, field in enumerate(self.fields):
+            slot = row[i]
+            if old is not None:
+                before = old[1][i]
+                if before is slot or (type(before) is type(slot) and before == slot):
+                    continue
+                self._discard(buckets[field], before, key)
+            bucket = buckets[field].get(slot)
+            if bucket is None:
+                bucket = buckets[field][slot] = {}
+            bucket[key] = seq
+        return True
+
+    def remove(self, key):
+        old = self.rows.pop(key, None)
+        if old is not None:
+            for field, slot in zip(self.fields, old[1]):
+                self._discard(self.buckets[field], slot, key)
+
+    @staticmethod
+    def _discard(slots, slot, key):
+        bucket = slots.get(slot)
+        if bucket is not None:
+            bucket.pop(key, None)
+            if not bucket:
+                del slots[slot]
+
+    def refresh(self, key):
+        """Re-read the document stored at `key` (after an in-place update). False when the
+        index cannot follow (see `put`)."""
+        document = self.documents.get(key)
+        if document is None:
+            self.remove(key)
+            return True
+        return self.put(key, document, False)
+
+    def count(self, field, value):
+        """How many candidates a lookup of `value` (string, ObjectId or None) in `field` has;
+        None when `field` is not hashed."""
+        slots = self.buckets.get(field)
+        if slots is None:
+            return None
+        hit, other = slots.get(value), slots.get(_OTHER)
+        return (len(hit) if hit else 0) + (len(other) if other else 0)
+
+    def items(self, field, value):
+        """(store key, sequence number) of the documents whose `field` may equal `value`."""
+        slots = self.buckets[field]
+        hit, other = slots.get(value), slots.get(_OTHER)
+        # list() first: a C-level copy, before anything that runs Python code (ObjectId hashes).
+        items = list(hit.items()) if hit else []
+        if other:
+            items += list(other.items())
+        return items
+
+
+class _IndexedStore(_MockCollectionStore):
+    """mongomock's CollectionStore, keeping a `_HashIndex` in step with every write to it.
+
+    `Collection._store` turns a plain store into this one (`__class__` assignment: the store is
+    shared by every Collection object of that name, and created by mongomock's DatabaseStore).
+    The index is built lazily on first use and dropped whenever it may not describe the store.
+    """
+
+    _hash = None
+
+    def hash_index(self):
+        index = self._hash
+        documents = self._documents
+        if index is None or index.documents is not documents:
+            index = self._hash = _HashIndex(documents, _hash_fields(self.indexes))
+        return index
+
+    def __setitem__(self, key, val):
+        documents = self._documents
+        size = len(documents)
+        super().__setitem__(key, val)
+        index = self._hash
+        if index is not None and not (
+            index.documents is documents and index.put(key, val, len(documents) != size)
+        ):
+            self._hash = None
+
+    def __delitem__(self, key):
+        super().__delitem__(key)
+        index = self._hash
+        if index is not None:
+            index.remove(key)
+
+    def drop(self):
+        super().drop()
+        self._hash = None
+
+    def create_index(self, index_name, index_dict):
+        super().create_index(index_name, index_dict)
+        index = self._hash
+        if index is not None and not set(_hash_fields(self.indexes)) <= set(index.fields):
+            self._hash = None
+
+    def refresh(self, key):
+        index = self._hash
+        if index is not None and not (index.documents is self._documents and index.refresh(key)):
+            self._hash = None
 
 
 class Cursor(_MockCursor):
@@ -226,6 +432,36 @@ def _id_sort_direction(sort):
 class Collection(_MockCollection):
     """mongomock's Collection with shortcuts in `_iter_documents` and `_ensure_uniques`."""
 
+    @property
+    def _store(self):
+        store = self._db_store[self._name]
+        if store.__class__ is _MockCollectionStore:
+            store.__class__ = _IndexedStore
+        return store
+
+    def _hashed(self, store, pairs, ordered):
+        """The stored documents whose fields may equal the values of `pairs` (top-level field,
+        string/ObjectId/None value), from the hash index of the pair with the fewest
+        candidates, in the store's order if `ordered`; None if no pair is hashed or the
+        candidates are too many (a scan is cheaper). A superset of the matches: the caller
+        checks every pair on each document, and mongomock's `filter_applies` when not exact."""
+        if store.__class__ is not _IndexedStore:
+            return None
+        index = store.hash_index()
+        best = None
+        for field, value in pairs:
+            count = index.count(field, value)
+            if count is not None and (best is None or count < best[0]):
+                best = (count, field, value)
+        documents = store._documents
+        if best is None or best[0] > len(documents) * _HASH_SHARE:
+            return None
+        items = index.items(best[1], best[2])
+        if ordered and len(items) > 1:
+            items.sort(key=itemgetter(1))
+        get = documents.get
+        return [document for key, _ in items if (document := get(key)) is not None]
+
     def find(self, filter=None, projection=None, skip=0, limit=0,  # noqa: A002
              no_cursor_timeout=False, cursor_type=None, sort=None,
              allow_partial_results=False, oplog_replay=False, modifiers=None,
@@ -250,7 +486,7 @@ class Collection(_MockCollection):
         if direction is None:
             yield from super()._get_dataset(spec, sort, fields, as_class)
             return
-        documents = list(self._iter_documents(spec))
+        documents = list(self._matching(spec, False))  # any order: sorted below
         if not all(type(d.get("_id")) is ObjectId for d in documents):
             yield from super()._get_dataset(spec, sort, fields, as_class)
             return
@@ -259,6 +495,10 @@ class Collection(_MockCollection):
             yield self._copy_only_fields(document, fields, as_class)
 
     def _iter_documents(self, filter):  # noqa: A002 (mongomock's name)
+        return self._matching(filter, True)
+
+    def _matching(self, filter, ordered):  # noqa: A002
+        """`_iter_documents(filter)`, in any order unless `ordered`."""
         store = self._store
         if store._ttl_indexes or type(filter) is not dict:
             return super()._iter_documents(filter)
@@ -281,16 +521,23 @@ class Collection(_MockCollection):
         pairs, only_equalities = _equalities(filter)
         if not pairs:
             return super()._iter_documents(filter)
-        return self._scan(list(dict.values(documents)), filter, pairs, only_equalities)
+        hashed = self._hashed(store, pairs, ordered)
+        if hashed is not None:
+            return self._scan(hashed, filter, pairs, only_equalities, False)
+        return self._scan(list(dict.values(documents)), filter, pairs, only_equalities, True)
 
     @staticmethod
-    def _scan(snapshot, filter, pairs, only_equalities):  # noqa: A002
+    def _scan(snapshot, filter, pairs, only_equalities, prefilter):  # noqa: A002
         exact_types = _EXACT_DOC_TYPES
-        # The first equality in a comprehension, over the whole snapshot at once: a document
-        # only changes under this generator when an update is applied to the document it just
-        # yielded (mongomock's Cursor lists its results before returning any).
-        key, value = pairs[0]
-        for document in _candidates(snapshot, key, value):
+        # `snapshot`: the hash index's candidates, or (`prefilter`) the whole store, whose first
+        # equality goes in a comprehension over all of it at once. Either is taken before any
+        # document is yielded: a document only changes under this generator when an update is
+        # applied to the document it just yielded (mongomock's Cursor lists its results before
+        # returning any).
+        if prefilter:
+            key, value = pairs[0]
+            snapshot = _candidates(snapshot, key, value)
+        for document in snapshot:
             exact = True
             for key, value in pairs:
                 found = document.get(key)
@@ -427,13 +674,37 @@ class Collection(_MockCollection):
             'updatedExisting': updated_existing,
         }
 
+    # mongomock's update code changes the stored document in place, behind the store's back:
+    # the hash index re-reads it right after (before `_ensure_uniques` looks it up), whether the
+    # update succeeded or not. (An upsert's document is not stored yet: `_insert` stores it.)
     def _apply_update_document(self, existing_document, spec, document, was_insert):
         self._before = None if was_insert else (existing_document, self._unique_values(existing_document))
-        return super()._apply_update_document(existing_document, spec, document, was_insert)
+        if was_insert:
+            return super()._apply_update_document(existing_document, spec, document, was_insert)
+        key = _store_key(existing_document)
+        try:
+            return super()._apply_update_document(existing_document, spec, document, was_insert)
+        finally:
+            self._refresh(key)
 
-    def _apply_update_pipeline(self, *args, **kwargs):
+    def _apply_update_pipeline(self, existing_document, *args, **kwargs):
         self._before = None
-        return super()._apply_update_pipeline(*args, **kwargs)
+        # (Also called on an upsert's new document, not stored yet: a refresh of its key finds
+        # nothing, or the stored document it will collide with, unchanged.)
+        key = _store_key(existing_document)
+        try:
+            hash(key)
+        except TypeError:  # not a key anything is stored under
+            return super()._apply_update_pipeline(existing_document, *args, **kwargs)
+        try:
+            return super()._apply_update_pipeline(existing_document, *args, **kwargs)
+        finally:
+            self._refresh(key)
+
+    def _refresh(self, key):
+        store = self._store
+        if store.__class__ is _IndexedStore:
+            store.refresh(key)
 
     def _unique_values(self, document):
         """Per unique index name: the values of the top-level fields its key and partial filter
@@ -515,11 +786,15 @@ class Collection(_MockCollection):
     def _ensure_unique_simple(self, fields, values, partial):
         find_kwargs = dict(zip(fields, values))
         exact_types = _EXACT_DOC_TYPES
-        # One field first, in a comprehension: the key's most selective-looking field (a value
-        # that is not None, the last such: in a compound key usually the finer one).
-        first = max(range(len(fields)), key=lambda i: (values[i] is not None, i))
-        key, value = fields[first], values[first]
-        candidates = _candidates(dict.values(self._store._documents), key, value)
+        # The candidates from the hash index when a key field is hashed (any order: only
+        # counted); else one field first, in a comprehension: the key's most selective-looking
+        # field (a value that is not None, the last such: in a compound key usually the finer).
+        store = self._store
+        candidates = self._hashed(store, list(zip(fields, values)), False)
+        if candidates is None:
+            first = max(range(len(fields)), key=lambda i: (values[i] is not None, i))
+            key, value = fields[first], values[first]
+            candidates = _candidates(dict.values(store._documents), key, value)
         count = 0
         for document in candidates:
             exact = True

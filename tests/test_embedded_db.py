@@ -11,6 +11,7 @@ import random
 import re
 
 import mongomock
+import pymongo
 import pytest
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
@@ -76,7 +77,34 @@ class Twin:
         actual = _outcome(lambda: op(self.fast))
         assert actual == expected
         assert list(self.fast.find()) == list(self.plain.find())
+        check_hash_index(self.fast)
         return expected
+
+
+def check_hash_index(collection):
+    """The collection's hash index, if built, is exactly a fresh one over its documents: each
+    document in the right slot of every field, nothing else, sequence numbers in store order."""
+    store = collection._store
+    index = store._hash
+    if index is None:
+        return
+    assert index.documents is store._documents
+    assert set(embedded_db._hash_fields(store.indexes)) <= set(index.fields)
+    fresh = embedded_db._HashIndex(store._documents, index.fields)
+
+    def shape(ix):
+        return {
+            field: {slot: set(bucket) for slot, bucket in slots.items()}
+            for field, slots in ix.buckets.items()
+        }
+
+    assert shape(index) == shape(fresh)
+    keys = list(store._documents)
+    assert set(index.rows) == set(keys)
+    assert sorted(keys, key=lambda k: index.rows[k][0]) == keys
+    for slots in index.buckets.values():
+        for bucket in slots.values():
+            assert all(index.rows[key][0] == seq for key, seq in bucket.items())
 
 
 def _docs(n=60, seed=1):
@@ -410,3 +438,300 @@ def test_update_snapshots_roll_back_like_deep_copies():
     twin.same(lambda c: c.replace_one({"_id": 1}, {"_id": 3, "u": "c"}))
     twin.same(lambda c: c.update_many({}, {"$inc": {"n": 1}, "$unset": {"d": ""}}))
     twin.same(lambda c: c.update_one({"_id": 9}, {"$set": {"u": "z"}}, upsert=True))
+
+
+# --- The hash index (embedded_db._HashIndex): same answers whether lookups go through it or not.
+
+
+@pytest.fixture(params=["default", "always"])
+def hash_share(request, monkeypatch):
+    """'always': every lookup on a hashed field uses the hash index, however many candidates."""
+    if request.param == "always":
+        monkeypatch.setattr(embedded_db, "_HASH_SHARE", float("inf"))
+    return request.param
+
+
+@pytest.fixture
+def hash_lookups(monkeypatch):
+    """Counts the lookups answered from a hash index."""
+    calls = []
+    items = embedded_db._HashIndex.items
+
+    def counting(self, field, value):
+        calls.append((field, value))
+        return items(self, field, value)
+
+    monkeypatch.setattr(embedded_db._HashIndex, "items", counting)
+    return calls
+
+
+def _indexed_twin(docs=None):
+    twin = Twin()
+    twin.same(lambda c: c.create_index([("k", 1)]))
+    twin.same(lambda c: c.create_index([("owner", 1), ("n", -1)]))
+    twin.same(lambda c: c.create_index([("tag", 1), ("u", 1)], unique=True, sparse=True))
+    if docs is not None:
+        twin.same(lambda c: c.insert_many(copy.deepcopy(docs)))
+    return twin
+
+
+def test_hashed_fields_are_unique_keys_and_first_keys():
+    twin = _indexed_twin()
+    twin.same(lambda c: c.create_index([("d.e", 1), ("z", 1)]))  # dotted first key: not hashed
+    twin.same(lambda c: c.create_index([("_id", 1), ("y", 1)]))
+    assert embedded_db._hash_fields(twin.fast._store.indexes) == ("k", "owner", "tag", "u")
+
+
+def test_hashed_finds_counts_and_sorts_match(hash_share, hash_lookups):
+    docs = _docs(90, seed=5)
+    twin = _indexed_twin(docs)
+    for spec in _filters(docs):
+        twin.same(lambda c: c.find(spec))
+        twin.same(lambda c: c.count_documents(spec))
+        twin.same(lambda c: c.find_one(spec))
+        twin.same(lambda c: c.find(spec).sort("_id", DESCENDING).limit(5))
+        twin.same(lambda c: c.find(spec).sort([("n", ASCENDING)]).skip(2).limit(3))
+    assert hash_lookups  # the index answered (with 'always', every filter on k, owner, tag)
+    if hash_share == "always":
+        assert {field for field, _ in hash_lookups} >= {"k", "owner", "tag"}
+
+
+def test_hashed_updates_and_deletes_match(hash_share, hash_lookups):
+    docs = _docs(90, seed=6)
+    twin = _indexed_twin(docs)
+    for i, spec in enumerate(_filters(docs)):
+        twin.same(lambda c: c.update_one(spec, {"$inc": {"hits": 1}}))
+        twin.same(lambda c: c.update_many(spec, {"$set": {f"m{i % 3}": i}}))
+        twin.same(lambda c: c.find_one_and_update(spec, {"$max": {"top": i}}))
+    for spec in _filters(docs)[::3]:
+        twin.same(lambda c: c.delete_one(spec))
+    twin.same(lambda c: c.delete_many({"tag": "b"}))
+    twin.same(lambda c: c.insert_many(copy.deepcopy(docs), ordered=False))  # re-inserts
+    for spec in _filters(docs):
+        twin.same(lambda c: c.find(spec))
+    assert hash_lookups
+
+
+def test_updates_that_move_documents_between_values(hash_share):
+    """Each write path that changes an indexed field, then the lookups that would see a stale
+    index (a document still under its old value, or missing under its new one)."""
+    twin = _indexed_twin()
+    a, b = IDS[0], IDS[1]
+    twin.same(lambda c: c.insert_many([
+        {"_id": i, "k": "x" if i % 2 else a, "owner": a if i < 5 else b, "n": i} for i in range(10)
+    ]))
+
+    def lookups():
+        for value in ("x", "y", "z", a, b, None, str(a)):
+            for field in ("k", "owner", "tag"):
+                twin.same(lambda c: c.find({field: value}))
+        twin.same(lambda c: c.find({"k": "x", "owner": a}))
+        twin.same(lambda c: c.find({"k": a, "owner": b}).sort("_id", DESCENDING).limit(2))
+
+    lookups()
+    steps = [
+        lambda c: c.update_one({"_id": 1}, {"$set": {"k": "y"}}),
+        lambda c: c.update_many({"k": "x"}, {"$set": {"k": "z", "owner": b}}),
+        lambda c: c.update_one({"_id": 2}, {"$unset": {"k": ""}}),
+        lambda c: c.update_one({"_id": 4}, {"$set": {"k": ["x", "y"]}}),  # an array: 'other'
+        lambda c: c.update_one({"_id": 4}, {"$pop": {"k": 1}}),  # ["x"]: matches "x"
+        lambda c: c.update_one({"_id": 6}, {"$set": {"k": {"x": 1}}}),
+        lambda c: c.update_one({"_id": 6}, {"$set": {"k": "x"}}),  # back to a plain value
+        lambda c: c.update_one({"_id": 8}, {"$set": {"k": 5}}),
+        lambda c: c.update_one({"_id": 0}, {"$rename": {"k": "kk"}}),
+        lambda c: c.update_one({"_id": 0}, {"$rename": {"kk": "k"}}),
+        lambda c: c.update_one({"_id": 3}, {"$set": {"k": None}}),
+        lambda c: c.update_one({"_id": 5}, [{"$set": {"k": "y", "owner": a}}]),  # pipeline
+        lambda c: c.replace_one({"_id": 7}, {"k": "y", "owner": a}),
+        lambda c: c.replace_one({"_id": 7}, {"n": 7}),
+        lambda c: c.find_one_and_update({"k": "z"}, {"$set": {"k": "x"}}),
+        lambda c: c.find_one_and_replace({"k": "y"}, {"k": a, "owner": b}),
+        lambda c: c.find_one_and_delete({"k": "y"}),
+        lambda c: c.update_one({"k": "new"}, {"$set": {"owner": a}}, upsert=True),
+        lambda c: c.update_one({"_id": 20}, {"$set": {"k": "x"}}, upsert=True),
+        lambda c: c.update_one({"_id": 21, "k": "x"}, [{"$set": {"owner": b}}], upsert=True),
+        lambda c: c.replace_one({"k": "q"}, {"k": "x", "owner": a}, upsert=True),
+        lambda c: c.update_many({"owner": b}, {"$set": {"owner": a}}),
+        lambda c: c.update_one({"_id": 9}, {"$set": {"_id": 99, "k": "y"}}),  # fails, rolled back
+        lambda c: c.delete_many({"k": "x"}),
+        lambda c: c.insert_one({"_id": 1, "k": "x", "owner": a}),  # a new key: at the end
+        lambda c: c.delete_one({"_id": 3}),
+        lambda c: c.insert_one({"_id": 3, "k": "x", "owner": b}),  # back, at the end
+        lambda c: c.bulk_write([
+            pymongo.InsertOne({"_id": 30, "k": "y"}),
+            pymongo.UpdateOne({"k": "y"}, {"$set": {"k": "x"}}),
+            pymongo.UpdateMany({"owner": a}, {"$set": {"owner": b}}),
+            pymongo.ReplaceOne({"_id": 30}, {"k": a}),
+            pymongo.DeleteOne({"k": "z"}),
+            pymongo.UpdateOne({"k": "w"}, {"$set": {"owner": a}}, upsert=True),
+        ]),
+    ]
+    for step in steps:
+        twin.same(step)
+        lookups()
+
+
+def test_store_order_survives_values_moving_back_and_forth(hash_share):
+    """A document that leaves a value and comes back is found in the store's order, not in the
+    order it re-entered the value's bucket."""
+    twin = _indexed_twin()
+    twin.same(lambda c: c.insert_many([{"_id": i, "k": "x", "n": i} for i in range(6)]))
+    for i in (0, 3, 1):
+        twin.same(lambda c: c.update_one({"_id": i}, {"$set": {"k": "y"}}))
+    for i in (3, 1, 0):
+        twin.same(lambda c: c.update_one({"_id": i}, {"$set": {"k": "x"}}))
+        twin.same(lambda c: c.find({"k": "x"}))
+        twin.same(lambda c: c.find_one({"k": "x"}))
+        twin.same(lambda c: c.update_one({"k": "x"}, {"$inc": {"hits": 1}}))
+        twin.same(lambda c: c.delete_one({"k": "x", "n": {"$gt": 2}}))
+
+
+def test_hashed_unique_checks(hash_share, hash_lookups):
+    """Duplicate keys on a unique sparse index and on a partial unique index, like the app's
+    pairKey and (senderId, clientMessageId), on insert, update, upsert, replace and rollback."""
+    twin = Twin()
+    twin.same(lambda c: c.create_index([("pk", 1)], unique=True, sparse=True))
+    twin.same(lambda c: c.create_index(
+        [("s", 1), ("cm", 1)], unique=True, partialFilterExpression={"cm": {"$type": "string"}}))
+    rows = [{"pk": f"p{i}", "s": IDS[i % 3], "cm": f"c{i}"} for i in range(40)]
+    twin.same(lambda c: c.insert_many(copy.deepcopy(rows)))
+    twin.same(lambda c: c.insert_many([{"s": IDS[i % 3]} for i in range(20)]))
+    cases = [
+        lambda c: c.insert_one({"pk": "p7"}),
+        lambda c: c.insert_one({"pk": "p99"}),
+        lambda c: c.insert_one({"pk": "p99", "s": IDS[0]}),
+        lambda c: c.insert_one({"s": IDS[1], "cm": "c1"}),  # c1 belongs to IDS[1]
+        lambda c: c.insert_one({"s": IDS[0], "cm": "c1"}),
+        lambda c: c.insert_one({"s": IDS[0], "cm": "c1"}),
+        lambda c: c.insert_one({"s": IDS[0], "cm": None}),
+        lambda c: c.insert_one({"s": IDS[0], "cm": 5}),
+        lambda c: c.insert_one({"s": IDS[0], "cm": 5}),  # outside the partial index
+        lambda c: c.insert_many([{"pk": "q1"}, {"pk": "q2"}, {"pk": "q1"}, {"pk": "q3"}]),
+        lambda c: c.insert_many([{"pk": "r1"}, {"pk": "r1"}, {"pk": "r2"}], ordered=False),
+        lambda c: c.update_one({"pk": "p2"}, {"$set": {"pk": "p3"}}),  # rolled back
+        lambda c: c.update_one({"pk": "p2"}, {"$set": {"pk": "p2b"}}),
+        lambda c: c.insert_one({"pk": "p2"}),  # free again
+        lambda c: c.insert_one({"pk": "p2b"}),
+        lambda c: c.update_one({"pk": "p4"}, {"$set": {"cm": "c7"}}),  # s of p4 is IDS[1], c7 too
+        lambda c: c.update_one({"pk": "p5"}, {"$set": {"cm": "c8"}}),
+        lambda c: c.update_one({"pk": "p5"}, {"$set": {"s": IDS[2]}}),  # (IDS[2], c8) is p8's
+        lambda c: c.update_many({"s": IDS[0]}, {"$set": {"pk": "same"}}),
+        lambda c: c.update_one({"pk": "zz"}, {"$set": {"s": IDS[1], "cm": "c10"}}, upsert=True),
+        lambda c: c.update_one({"pk": "p1"}, {"$set": {"s": IDS[2]}}, upsert=True),
+        lambda c: c.replace_one({"pk": "p9"}, {"pk": "p11"}),
+        lambda c: c.replace_one({"pk": "p9"}, {"pk": "p9", "s": IDS[1], "cm": "c9x"}),
+        lambda c: c.find_one_and_update({"pk": "p12"}, {"$set": {"pk": "p13"}}),
+        lambda c: c.find_one_and_replace({"pk": "p12"}, {"pk": "p14"}),
+        lambda c: c.delete_one({"pk": "p14"}),
+        lambda c: c.insert_one({"pk": "p14"}),
+        lambda c: c.update_one({"pk": "p15"}, [{"$set": {"pk": "p16"}}]),
+        lambda c: c.update_one({"pk": "p15"}, [{"$set": {"pk": ["p16"]}}]),  # an array
+        lambda c: c.insert_one({"pk": "p16"}),
+        lambda c: c.update_one({"pk": "p15"}, {"$set": {"pk": "p15"}}),
+    ]
+    for case in cases:
+        twin.same(case)
+        twin.same(lambda c: c.find({"pk": "p16"}))
+        twin.same(lambda c: c.find({"s": IDS[1], "cm": "c10"}))
+    assert {field for field, _ in hash_lookups} >= {"pk", "cm"}
+
+
+def test_drop_rename_and_index_changes(hash_share):
+    docs = _docs(60, seed=8)
+    twin = _indexed_twin(docs)
+    twin.same(lambda c: c.find({"k": "ann"}))
+    twin.same(lambda c: c.drop())
+    twin.same(lambda c: c.find({"k": "ann"}))
+    twin.same(lambda c: c.create_index([("k", 1)]))
+    twin.same(lambda c: c.insert_many(copy.deepcopy(docs[:30])))
+    twin.same(lambda c: c.find({"k": "ann"}))
+    twin.same(lambda c: c.find({"tag": "a"}))
+    twin.same(lambda c: c.create_index([("tag", 1)]))  # a new hashed field, documents present
+    twin.same(lambda c: c.find({"tag": "a"}))
+    twin.same(lambda c: c.drop_indexes())
+    twin.same(lambda c: c.find({"tag": "b"}))
+    twin.same(lambda c: c.create_index([("owner", 1)], unique=True))  # fails: duplicates
+    twin.same(lambda c: c.create_index([("n", 1)], unique=True))
+    twin.same(lambda c: c.insert_one({"n": 3}))
+    twin.same(lambda c: c.database.drop_collection(c.name))
+    twin.same(lambda c: c.insert_many(copy.deepcopy(docs[30:])))
+    twin.same(lambda c: c.find({"k": "bob"}))
+    twin.same(lambda c: c.rename("renamed"))
+    twin.plain, twin.fast = twin.plain.database["renamed"], twin.fast.database["renamed"]
+    twin.same(lambda c: c.create_index([("k", 1)]))
+    twin.same(lambda c: c.find({"k": "bob"}))
+    twin.same(lambda c: c.update_many({"k": "bob"}, {"$set": {"k": "cy"}}))
+    twin.same(lambda c: c.find({"k": "cy"}))
+
+
+def test_random_operations_keep_the_index_exact(hash_share):
+    """A random mix of every write path, with lookups and the index checked after each step."""
+    rng = random.Random(11)
+    twin = Twin()
+    twin.same(lambda c: c.create_index([("k", 1)]))
+    twin.same(lambda c: c.create_index([("u", 1)], unique=True, sparse=True))
+    twin.same(lambda c: c.create_index(
+        [("o", 1), ("m", 1)], unique=True, partialFilterExpression={"m": {"$type": "string"}}))
+    values = ["a", "b", "c", None, IDS[0], IDS[1], str(IDS[0]), ["a", "b"], [IDS[0]], 1, {"a": 1}]
+    plain = ["a", "b", "c", IDS[0], IDS[1], str(IDS[0])]
+    keys = list(range(40))
+
+    def random_doc():
+        doc = {"n": rng.randrange(100)}
+        for field in ("k", "u", "o", "m"):
+            if rng.random() < 0.8:
+                doc[field] = rng.choice(values if rng.random() < 0.2 else plain)
+        if rng.random() < 0.7:
+            doc["_id"] = rng.choice(keys)
+        return doc
+
+    def random_filter():
+        spec = {rng.choice(["k", "u", "o", "m"]): rng.choice(plain)}
+        if rng.random() < 0.3:
+            spec[rng.choice(["k", "o", "n"])] = rng.choice(plain + [rng.randrange(100)])
+        if rng.random() < 0.2:
+            spec["n"] = {"$gt": rng.randrange(100)}
+        if rng.random() < 0.1:
+            spec = {"_id": rng.choice(keys)}
+        return spec
+
+    def random_update():
+        field = rng.choice(["k", "u", "o", "m", "n"])
+        kind = rng.random()
+        if kind < 0.6:
+            return {"$set": {field: rng.choice(values)}}
+        if kind < 0.75:
+            return {"$unset": {field: ""}}
+        if kind < 0.85:
+            return [{"$set": {field: rng.choice(plain)}}]
+        return {"$inc": {"n": 1}}
+
+    operations = [
+        lambda: (lambda c, d=random_doc(): c.insert_one(copy.deepcopy(d))),
+        lambda: (lambda c, ds=[random_doc() for _ in range(3)], o=rng.random() < 0.5:
+                 c.insert_many(copy.deepcopy(ds), ordered=o)),
+        lambda: (lambda c, f=random_filter(), u=random_update(): c.update_one(f, u)),
+        lambda: (lambda c, f=random_filter(), u=random_update(): c.update_many(f, u)),
+        lambda: (lambda c, f=random_filter(), u=random_update(): c.update_one(f, u, upsert=True)),
+        lambda: (lambda c, f=random_filter(), d=random_doc(), up=rng.random() < 0.3: c.replace_one(
+            f, {k: v for k, v in d.items() if k != "_id"}, upsert=up)),
+        lambda: (lambda c, f=random_filter(), u=random_update(): c.find_one_and_update(f, u)),
+        lambda: (lambda c, f=random_filter(): c.find_one_and_delete(f)),
+        lambda: (lambda c, f=random_filter(): c.delete_one(f)),
+        lambda: (lambda c, f=random_filter(): c.delete_many(f)),
+        lambda: (lambda c, f=random_filter(), u=random_update(), g=random_filter(),
+                 d=random_doc(), o=rng.random() < 0.5: c.bulk_write(
+                     [pymongo.UpdateOne(f, u), pymongo.DeleteOne(g),
+                      pymongo.InsertOne(copy.deepcopy(d))],
+                     ordered=o)),
+    ]
+    for step in range(400):
+        if step == 250:
+            twin.same(lambda c: c.drop())
+            twin.same(lambda c: c.create_index([("k", 1)]))
+            twin.same(lambda c: c.create_index([("u", 1)], unique=True, sparse=True))
+        op = rng.choice(operations)()
+        twin.same(op)
+        spec = random_filter()
+        twin.same(lambda c: c.find(spec))
+        twin.same(lambda c: c.find(spec).sort("_id", DESCENDING).limit(3))
