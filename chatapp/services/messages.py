@@ -191,20 +191,23 @@ def list_messages(user_id, other_id, *, limit, before=None, after=None):
     if user == other:
         raise InvalidInput("You have no conversation with yourself")
 
-    conversation = (
-        Conversation.objects(pair_key=pair_key(user, other)).only("id").as_pymongo().first()
+    # Raw reads: the queries MongoEngine's querysets send, without building and cloning them.
+    conversation = Conversation._get_collection().find_one(
+        {"pairKey": pair_key(user, other)}, {"_id": 1}
     )
     if conversation is None:
         return [], None
-    query = Message.objects(conversation_id=conversation["_id"])
+    messages = Message._get_collection()
+    query = {"conversationId": conversation["_id"]}
     if after is not None:
-        oldest_first = list(query.filter(id__gt=after).order_by("id").limit(limit + 1).as_pymongo())
+        query["_id"] = {"$gt": after}
+        oldest_first = list(messages.find(query, sort=[("_id", 1)], limit=limit + 1))
         page = oldest_first[:limit]
         next_after = str(page[-1]["_id"]) if len(oldest_first) > limit else None
         return [serializers.message(doc) for doc in page], next_after
     if before is not None:
-        query = query.filter(id__lt=before)
-    newest_first = list(query.order_by("-id").limit(limit + 1).as_pymongo())
+        query["_id"] = {"$lt": before}
+    newest_first = list(messages.find(query, sort=[("_id", -1)], limit=limit + 1))
     page = newest_first[:limit]
     next_before = str(page[-1]["_id"]) if len(newest_first) > limit else None
     page.reverse()
