@@ -74,6 +74,22 @@ Three more, for reads and updates:
   update (to tell whether it changed, and to roll back) shares the document's immutable leaves
   (strings, numbers, ObjectIds, datetimes) instead of deep-copying them.
 
+And one for inserts:
+
+- `_insert` of one plain dict (insert_one, each document of insert_many, an upsert's new
+  document) skips mongomock's validation and builds the stored copy in one pass
+  (`_insert_copy`) when the document certainly passes that validation: keys non-empty strings
+  with no NUL, no dot, no leading `$` (at any level, stricter than mongomock), encodable as
+  UTF-8; values dicts, lists, tuples, strings (UTF-8 encodable), ObjectIds, 8-byte ints,
+  floats, bools, None and datetimes, naive or with a `datetime.timezone`; `_id` absent, or an
+  ObjectId, string, int or None. mongomock's validation (`_validate_data_fields`,
+  `BSON.encode`) accepts all of those, and its `patch_datetime_awareness_in_document` copies
+  them as `_insert_copy` does (new dicts and lists, tuples become lists, datetimes truncated
+  to milliseconds and made naive UTC, every other value the same object). The rest (the `_id`
+  given to the caller's dict, the duplicate `_id` check, the store write, `_ensure_uniques`
+  and its rollback, the return value) is mongomock's, in its order. Anything else, including
+  every document mongomock might refuse, goes through mongomock's own `_insert`.
+
 Only `chatapp.db` uses it, and only for the embedded database; with `MONGO_URI` nothing here is
 imported. `tests/test_embedded_db.py` runs the same operations on plain mongomock and on this
 and compares the results.
@@ -417,6 +433,88 @@ def _snapshot(value):
     return copy.deepcopy(value)
 
 
+# What `_insert_copy` hands back when a document must go through mongomock's own `_insert`.
+_SLOW = object()
+# Document values `_insert_copy` stores as they are: immutable, and nothing BSON refuses (ints
+# and strings are checked apart: an int must fit in 8 bytes, a string must encode as UTF-8).
+_INSERT_LEAVES = frozenset((ObjectId, float, bool, type(None)))
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+# Deeper than this, mongomock's path (and its errors, e.g. for a dict that contains itself).
+_INSERT_DEPTH = 20
+_UTC_TYPE = datetime.timezone
+# A given `_id` of these types is its own store key (others, e.g. a dict, are mongomock's path);
+# NoneType: no `_id`, one is generated (an explicit `_id: None` is stored as such, like
+# mongomock: `"_id" in data`).
+_INSERT_ID_TYPES = frozenset((ObjectId, str, int, type(None)))
+
+
+def _insert_key_ok(key):
+    """A key every check of mongomock's insert (and BSON's) accepts, whatever its level: a
+    non-empty str without NUL, not starting with `$`, no dot, encodable as UTF-8."""
+    if type(key) is not str or not key or key[0] == "$" or "." in key or "\0" in key:
+        return False
+    if not key.isascii():
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+    return True
+
+
+def _insert_copy(value, depth=0):
+    """What mongomock stores for `value` inside an inserted document, when the document is
+    certainly fine: `helpers.patch_datetime_awareness_in_document(value)` (a new dict or list
+    for each dict, list or tuple; datetimes truncated to milliseconds, aware ones turned into
+    naive UTC; everything else the same object), for dicts, lists, tuples, strings, ObjectIds,
+    ints, floats, bools, None and datetimes (naive, or aware with a `datetime.timezone`).
+    `_SLOW` for anything else, or anything mongomock's validation (`_validate_data_fields`,
+    `BSON.encode`) might refuse: that document goes through mongomock's own code."""
+    kind = type(value)
+    if kind in _INSERT_LEAVES:
+        return value
+    if kind is str:
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return _SLOW
+        return value
+    if kind is int:
+        return value if _INT64[0] <= value <= _INT64[1] else _SLOW
+    if kind is datetime.datetime:
+        tzinfo = value.tzinfo
+        mongo_us = (value.microsecond // 1000) * 1000
+        if tzinfo is None:
+            return value if mongo_us == value.microsecond else value.replace(microsecond=mongo_us)
+        if type(tzinfo) is not _UTC_TYPE:
+            return _SLOW
+        try:
+            return (value - value.utcoffset()).replace(tzinfo=None, microsecond=mongo_us)
+        except OverflowError:
+            return _SLOW
+    if depth >= _INSERT_DEPTH:
+        return _SLOW
+    if kind is dict:
+        copied = {}
+        for key, item in value.items():
+            if not _insert_key_ok(key):
+                return _SLOW
+            item = _insert_copy(item, depth + 1)
+            if item is _SLOW:
+                return _SLOW
+            copied[key] = item
+        return copied
+    if kind is list or kind is tuple:
+        copied = []
+        for item in value:
+            item = _insert_copy(item, depth + 1)
+            if item is _SLOW:
+                return _SLOW
+            copied.append(item)
+        return copied
+    return _SLOW
+
+
 def _id_sort_direction(sort):
     """1 or -1 when `sort` is exactly one key, `_id`; else None."""
     if isinstance(sort, dict):
@@ -430,7 +528,8 @@ def _id_sort_direction(sort):
 
 
 class Collection(_MockCollection):
-    """mongomock's Collection with shortcuts in `_iter_documents` and `_ensure_uniques`."""
+    """mongomock's Collection with shortcuts in `_iter_documents`, `_ensure_uniques` and
+    `_insert`."""
 
     @property
     def _store(self):
@@ -549,6 +648,32 @@ class Collection(_MockCollection):
             else:
                 if (only_equalities and exact) or filter_applies(filter, document):
                     yield document
+
+    def _insert(self, data, session=None, ordered=True):
+        # mongomock's `_insert` for one plain dict that `_insert_copy` vouches for, minus the
+        # validation it passes for sure (`_validate_data_fields`, `BSON.encode`) and with the
+        # copy it stores made in the same pass; anything else is mongomock's code.
+        if (
+            type(data) is not dict
+            or session
+            or type(data.get("_id")) not in _INSERT_ID_TYPES
+            or (stored := _insert_copy(data)) is _SLOW
+        ):
+            return super()._insert(data, session, ordered)
+        # As mongomock: the caller's dict gets the new `_id` (last), and so does the copy.
+        if "_id" not in data:
+            stored["_id"] = data["_id"] = _mongomock_collection.ObjectId()
+        object_id = data["_id"]
+        store = self._store
+        if object_id in store:
+            raise DuplicateKeyError("E11000 Duplicate Key Error", 11000)
+        store[object_id] = stored
+        try:
+            self._ensure_uniques(stored)
+        except DuplicateKeyError:
+            del store[object_id]
+            raise
+        return stored["_id"]
 
     # The document an update is being applied to, and the values its unique indexes depend on
     # before the update (see `_ensure_uniques`); None outside an update.

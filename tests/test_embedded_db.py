@@ -5,11 +5,15 @@ side by side; results (documents in order, counts, update results) and errors (t
 message) must be identical, and so must the collections' contents afterwards.
 """
 
+import collections
 import copy
+import datetime
 import itertools
 import random
 import re
 
+import bson
+import bson.tz_util
 import mongomock
 import pymongo
 import pytest
@@ -735,3 +739,272 @@ def test_random_operations_keep_the_index_exact(hash_share):
         spec = random_filter()
         twin.same(lambda c: c.find(spec))
         twin.same(lambda c: c.find(spec).sort("_id", DESCENDING).limit(3))
+
+
+# --- Inserts (embedded_db.Collection._insert): the fast path stores what mongomock stores.
+
+
+def _typed(value):
+    """`value` with every type spelled out (dict vs OrderedDict, list vs tuple, naive vs aware
+    datetimes, nan), so that equal-but-different documents compare different."""
+    if isinstance(value, dict):
+        return (type(value).__name__, [(_typed(k), _typed(v)) for k, v in value.items()])
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, [_typed(v) for v in value])
+    if isinstance(value, datetime.datetime):
+        return (type(value).__name__, value.isoformat(), repr(value.tzinfo), value.fold)
+    return (type(value).__name__, repr(value))
+
+
+def _raw_store(collection):
+    """The stored documents themselves (no find, no copy), with their store keys."""
+    return _typed(list(dict.items(collection._store._documents)))
+
+
+class _Odd:
+    """A value BSON cannot encode, with a repr that is the same on both sides."""
+
+    def __repr__(self):
+        return "_Odd()"
+
+
+class _NoOffset(datetime.tzinfo):
+    def utcoffset(self, moment):
+        return None
+
+    def __repr__(self):
+        return "_NoOffset()"
+
+
+_NO_OFFSET = _NoOffset()
+_ODD = _Odd()
+_MS = datetime.datetime(2026, 3, 4, 5, 6, 7, 891234)
+_IST = datetime.timezone(datetime.timedelta(hours=5, minutes=30))
+
+
+def _insert_shapes():
+    """(name, factory of a fresh document); each factory builds new objects every call."""
+    shapes = {
+        "message": lambda: {
+            "conversationId": IDS[0], "senderId": IDS[1], "receiverId": IDS[2],
+            "message": "héllo ☃", "clientMessageId": "k-1",
+            "createdAt": datetime.datetime(2026, 1, 2, 3, 4, 5, 678000),
+            "updatedAt": datetime.datetime(2026, 1, 2, 3, 4, 5, 678000),
+        },
+        "conversation": lambda: {
+            "pairKey": f"{IDS[1]}:{IDS[2]}", "participants": [IDS[1], IDS[2]],
+            "createdAt": _MS, "updatedAt": _MS,
+        },
+        "microseconds": lambda: {"a": _MS, "b": [_MS, {"c": _MS}], "d": datetime.datetime(1, 1, 1)},
+        "aware": lambda: {
+            "ist": _MS.replace(tzinfo=_IST), "utc": _MS.replace(tzinfo=datetime.timezone.utc),
+            "minus": datetime.datetime(2026, 1, 1, 23, 59, 59, 999999,
+                                       tzinfo=datetime.timezone(-datetime.timedelta(hours=3))),
+            "nested": {"x": [_MS.replace(tzinfo=_IST)]},
+        },
+        "aware overflow": lambda: {"d": datetime.datetime.min.replace(tzinfo=_IST)},
+        "fold": lambda: {"d": _MS.replace(fold=1), "e": _MS.replace(fold=1, tzinfo=_IST)},
+        "fixed offset tz": lambda: {"d": _MS.replace(tzinfo=bson.tz_util.FixedOffset(90, "x"))},
+        "offset None tz": lambda: {"d": _MS.replace(tzinfo=_NO_OFFSET)},
+        "numbers": lambda: {
+            "i": 7, "neg": -3, "big": 2**63 - 1, "small": -2**63, "f": 1.5, "nan": float("nan"),
+            "inf": float("-inf"), "t": True, "no": False, "none": None, "zero": 0,
+        },
+        "int too big": lambda: {"i": 2**63},
+        "int too small": lambda: {"l": [1, -2**63 - 1]},
+        "nested": lambda: {
+            "d": {"e": {"f": [1, [2, [3, {"g": "h"}]], ()]}, "empty": {}},
+            "t": (1, "two", (IDS[3], None)), "l": [],
+        },
+        "given _id": lambda: {"_id": IDS[4], "v": 1},
+        "str _id": lambda: {"_id": "me", "v": 1},
+        "int _id": lambda: {"_id": 12, "v": 1},
+        "None _id": lambda: {"_id": None, "v": 1},
+        "_id not first": lambda: {"v": 1, "_id": IDS[5]},
+        "dict _id": lambda: {"_id": {"a": 1, "b": [2]}, "v": 1},
+        "datetime _id": lambda: {"_id": _MS, "v": 1},
+        "float _id": lambda: {"_id": 1.5},
+        "bool _id": lambda: {"_id": True},
+        "top $ key": lambda: {"$x": 1},
+        "nested $ key": lambda: {"a": {"$x": 1}},
+        "dotted key": lambda: {"a.b": 1},
+        "nested dotted key": lambda: {"a": [{"b.c": 1}]},
+        "NUL key": lambda: {"a\0b": 1},
+        "nested NUL key": lambda: {"a": {"b\0": 1}},
+        "NUL key in a list": lambda: {"a": [{"b\0": 1}]},
+        "NUL in a value": lambda: {"a": "b\0c"},
+        "empty key": lambda: {"": 1},
+        "int key": lambda: {1: 2},
+        "nested int key": lambda: {"a": {1: 2}},
+        "surrogate key": lambda: {"\ud800": 1},
+        "surrogate value": lambda: {"a": ["\udfff"]},
+        "set": lambda: {"a": {1, 2}},
+        "custom object": lambda: {"a": [_ODD]},
+        "date": lambda: {"a": datetime.date(2026, 1, 1)},
+        "bytes": lambda: {"a": b"xy"},
+        "OrderedDict value": lambda: {"a": collections.OrderedDict([("b", _MS)])},
+        "SON value": lambda: {"a": bson.SON([("b", 1), ("c", _MS)])},
+        "str subclass": lambda: {"a": _Str("x")},
+        "int subclass": lambda: {"a": bson.Int64(3)},
+        "deep": lambda: _deep(30),
+    }
+    return list(shapes.items())
+
+
+class _Str(str):
+    pass
+
+
+def _deep(depth):
+    doc = {"leaf": _MS}
+    for _ in range(depth):
+        doc = {"d": doc} if len(doc) == 1 else {"l": [doc]}
+    return doc
+
+
+# Shapes the fast path must take (the app's documents and other plain ones); every other shape
+# may go either way (most go to mongomock's code).
+_FAST_SHAPES = {
+    "message", "conversation", "microseconds", "aware", "fold", "numbers", "nested", "given _id",
+    "str _id", "int _id", "None _id", "_id not first", "NUL in a value",
+}
+
+
+def _same_inserts(twin, op, make):
+    """Run `op(collection, documents)` on both sides with fresh documents from `make()`;
+    identical outcomes, caller's documents afterwards (mongomock adds `_id` to them) and stored
+    documents, type for type."""
+    sides = {}
+    ids = mongomock.collection.ObjectId
+    start = ids.counter
+    for name, collection in (("plain", twin.plain), ("fast", twin.fast)):
+        ids.counter = start
+        documents = make()
+        outcome = _outcome(lambda: op(collection, documents))
+        sides[name] = (outcome, _typed(documents), _raw_store(collection))
+    assert sides["fast"] == sides["plain"]
+    assert _typed(list(twin.fast.find())) == _typed(list(twin.plain.find()))
+    check_hash_index(twin.fast)
+    return sides["plain"][0]
+
+
+@pytest.mark.parametrize("name, make", _insert_shapes(), ids=[n for n, _ in _insert_shapes()])
+def test_insert_one_stores_what_mongomock_stores(name, make):
+    twin = Twin()
+    twin.same(lambda c: c.create_index("v", unique=True, sparse=True))
+    twin.same(lambda c: c.insert_one({"_id": "first", "x": 1}))
+    first = _same_inserts(twin, lambda c, d: c.insert_one(d), make)
+    # The same shape again: a duplicate `_id` when it was given, else a second document.
+    _same_inserts(twin, lambda c, d: c.insert_one(d), make)
+    # and inside insert_many, both orders, between two fine documents
+    for ordered in (True, False):
+        _same_inserts(
+            twin,
+            lambda c, d: c.insert_many(d, ordered=ordered),
+            lambda: [{"n": 1}, make(), {"n": 2}],
+        )
+    if name in _FAST_SHAPES:
+        assert first[0] == "ok"
+
+
+def test_fast_inserts_skip_mongomocks_code_only_for_plain_documents(monkeypatch):
+    """The shapes in `_FAST_SHAPES` (the app's among them) take the fast path, and the rest of
+    those the fast path refuses are mongomock's own `_insert`."""
+    calls = []
+    original = mongomock.collection.Collection._insert
+
+    def counting(self, data, *args, **kwargs):
+        calls.append(data)
+        return original(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(mongomock.collection.Collection, "_insert", counting)
+    slow = set()
+    for name, make in _insert_shapes():
+        collection = embedded_db.MongoClient().db.c
+        calls.clear()
+        try:
+            collection.insert_one(make())
+        except Exception:
+            pass
+        if calls:
+            slow.add(name)
+    assert not slow & _FAST_SHAPES
+    expected_slow = {
+        "aware overflow", "fixed offset tz", "offset None tz", "int too big", "int too small",
+        "dict _id", "datetime _id", "float _id", "bool _id", "top $ key", "nested $ key",
+        "dotted key", "nested dotted key", "NUL key", "nested NUL key", "NUL key in a list",
+        "empty key", "int key", "nested int key", "surrogate key", "surrogate value", "set",
+        "custom object", "date", "bytes", "OrderedDict value", "SON value", "str subclass",
+        "int subclass", "deep",
+    }
+    assert slow == expected_slow
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_insert_many_with_failures_in_the_middle(ordered):
+    twin = Twin()
+    twin.same(lambda c: c.create_index("u", unique=True))
+    twin.same(lambda c: c.create_index([("s", 1), ("k", 1)], unique=True, sparse=True))
+    twin.same(lambda c: c.insert_one({"_id": 1, "u": "ann", "s": IDS[0], "k": "x"}))
+
+    def batch():
+        return [
+            {"u": "bob", "at": _MS},
+            {"_id": 1, "u": "cy"},  # duplicate _id
+            {"u": "dee", "s": IDS[0], "k": "y", "at": _MS.replace(tzinfo=_IST)},
+            {"u": "ann"},  # duplicate u
+            {"u": "eve", "s": IDS[0], "k": "x"},  # duplicate (s, k)
+            {"u": "fay", "l": [{"a": _MS}]},
+            {"u": "bob"},  # duplicate of the first of this batch
+            {"_id": "last", "u": "gus"},
+        ]
+
+    outcome = _same_inserts(twin, lambda c, d: c.insert_many(d, ordered=ordered), batch)
+    assert outcome[0] == "error" and outcome[1] == "BulkWriteError"
+    # A document mongomock refuses outright (not a write error) stops the batch either way.
+    outcome = _same_inserts(
+        twin, lambda c, d: c.insert_many(d, ordered=ordered),
+        lambda: [{"u": "hal"}, {"u": "ivy", "bad": {1, 2}}, {"u": "jo"}],
+    )
+    assert outcome[0] == "error" and outcome[1] == "InvalidDocument"
+    _same_inserts(twin, lambda c, d: c.insert_many(d, ordered=ordered),
+                  lambda: tuple({"u": f"t{i}", "at": _MS} for i in range(3)))
+
+
+def test_inserts_on_a_tz_aware_client():
+    twin = Twin()
+    twin.plain = mongomock.MongoClient(tz_aware=True).db.c
+    twin.fast = embedded_db.MongoClient(tz_aware=True).db.c
+    for _, make in _insert_shapes()[:4]:
+        _same_inserts(twin, lambda c, d: c.insert_one(d), make)
+    found = twin.fast.find_one({"a": {"$exists": True}})
+    assert found["a"].tzinfo is not None
+    assert _typed(list(twin.fast.find())) == _typed(list(twin.plain.find()))
+
+
+def test_stored_documents_are_independent_of_the_callers():
+    collection = embedded_db.MongoClient().db.c
+    document = {"a": {"b": [1, {"c": 2}]}, "l": [[1], (2,)], "at": _MS}
+    inserted = collection.insert_one(document).inserted_id
+    assert document["_id"] == inserted  # the caller's dict gets the `_id`, as with mongomock
+    stored = dict.__getitem__(collection._store._documents, inserted)
+    assert stored is not document
+    document["a"]["b"][1]["c"] = 99
+    document["a"]["b"].append(3)
+    document["l"][0].append(5)
+    document["new"] = 1
+    document["a"]["x"] = 1
+    expected = {"a": {"b": [1, {"c": 2}]}, "l": [[1], [2]], "at": _MS.replace(microsecond=891000),
+                "_id": inserted}
+    assert collection.find_one({"_id": inserted}) == expected
+    # and the other way: a document read back is a copy too
+    found = collection.find_one({"_id": inserted})
+    found["a"]["b"][1]["c"] = 100
+    found["l"][0].append(6)
+    found["a"]["y"] = 2
+    assert collection.find_one({"_id": inserted}) == expected
+    many = [{"m": [1]}, {"m": {"n": 2}}]
+    collection.insert_many(many)
+    many[0]["m"].append(2)
+    many[1]["m"]["n"] = 3
+    assert [d["m"] for d in collection.find({"m": {"$exists": True}})] == [[1], {"n": 2}]
