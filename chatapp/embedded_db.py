@@ -72,7 +72,9 @@ Three more, for reads and updates:
   comparison. A history page of 50 copies 51 documents, not the whole conversation.
 - `_update` is mongomock's own, except that the snapshot of each document it takes before an
   update (to tell whether it changed, and to roll back) shares the document's immutable leaves
-  (strings, numbers, ObjectIds, datetimes) instead of deep-copying them.
+  (strings, numbers, ObjectIds, datetimes) instead of deep-copying them, and the copies it
+  makes of the filter and the update (datetimes truncated and made naive) are
+  `_patch_datetimes`'s, the same as mongomock's helper gives, for less work on plain values.
 
 And one for inserts:
 
@@ -515,6 +517,29 @@ def _insert_copy(value, depth=0):
     return _SLOW
 
 
+# Values `helpers.patch_datetime_awareness_in_document` returns as they are.
+_PATCH_LEAVES = frozenset((str, int, float, bool, type(None), ObjectId))
+
+
+def _patch_datetimes(value):
+    """`helpers.patch_datetime_awareness_in_document(value)`, the same result (new dicts for
+    dicts, lists for lists and tuples, datetimes truncated to milliseconds, aware ones made naive
+    UTC, every other value itself), with less work on plain values: exact dicts, lists, tuples,
+    naive datetimes and the immutable leaves above are handled here, any other value (an
+    OrderedDict, a subclass, an aware datetime, a Timestamp...) by mongomock's function itself.
+    (Two frames per level of nesting, as mongomock's: a RecursionError where it raises one.)"""
+    kind = type(value)
+    if kind in _PATCH_LEAVES:
+        return value
+    if kind is dict:
+        return {key: _patch_datetimes(item) for key, item in value.items()}
+    if kind is list or kind is tuple:
+        return [_patch_datetimes(item) for item in value]
+    if kind is datetime.datetime and value.tzinfo is None:
+        return value.replace(microsecond=(value.microsecond // 1000) * 1000)
+    return helpers.patch_datetime_awareness_in_document(value)
+
+
 def _id_sort_direction(sort):
     """1 or -1 when `sort` is exactly one key, `_id`; else None."""
     if isinstance(sort, dict):
@@ -686,10 +711,12 @@ class Collection(_MockCollection):
         finally:
             self._before = None
 
-    # mongomock 4.3's `Collection._update`, verbatim but for two names: the snapshot it takes of
-    # each document before updating it (to compare and to roll back) is `_snapshot` rather than
-    # `copy.deepcopy` (a conversation's deep copy was the largest single cost of a send), and
-    # `ObjectId` is looked up in mongomock.collection as mongomock's own code does.
+    # mongomock 4.3's `Collection._update`, verbatim but for three names: the snapshot it takes
+    # of each document before updating it (to compare and to roll back) is `_snapshot` rather
+    # than `copy.deepcopy` (a conversation's deep copy was the largest single cost of a send),
+    # the copies of the filter and the update with datetimes patched are `_patch_datetimes`'s
+    # (the same result as mongomock's helper, a fifth of an update's time less), and `ObjectId`
+    # is looked up in mongomock.collection as mongomock's own code does.
     def _mongomock_update(self, spec, document, upsert=False, manipulate=False,
                 multi=False, check_keys=False, hint=None, session=None,
                 collation=None, let=None, array_filters=None, **kwargs):
@@ -712,8 +739,8 @@ class Collection(_MockCollection):
                 'let',
                 'The let argument of update is valid but has not been implemented in mongomock '
                 'yet')
-        spec = helpers.patch_datetime_awareness_in_document(spec)
-        document = helpers.patch_datetime_awareness_in_document(document)
+        spec = _patch_datetimes(spec)
+        document = _patch_datetimes(document)
         validate_is_mapping('spec', spec)
         validate_list_or_mapping('document', document)
 

@@ -416,7 +416,7 @@ def test_id_sorted_pages_with_limits_match():
 
 
 def test_the_copied_update_is_mongomocks_but_for_the_snapshot():
-    """`Collection._mongomock_update` is mongomock's `_update` with two names changed; a
+    """`Collection._mongomock_update` is mongomock's `_update` with three names changed; a
     mongomock upgrade that changes `_update` fails here rather than silently diverging."""
     import inspect
 
@@ -426,6 +426,7 @@ def test_the_copied_update_is_mongomocks_but_for_the_snapshot():
     theirs = inspect.getsource(Plain._update)
     theirs = theirs.replace("copy.deepcopy(existing_document)", "_snapshot(existing_document)")
     theirs = theirs.replace("ObjectId()", "_mongomock_collection.ObjectId()")
+    theirs = theirs.replace("helpers.patch_datetime_awareness_in_document(", "_patch_datetimes(")
     assert ours == theirs.replace("def _update(", "def _mongomock_update(", 1)
 
 
@@ -1008,3 +1009,72 @@ def test_stored_documents_are_independent_of_the_callers():
     many[0]["m"].append(2)
     many[1]["m"]["n"] = 3
     assert [d["m"] for d in collection.find({"m": {"$exists": True}})] == [[1], {"n": 2}]
+
+
+# --- Updates: the filter's and the update's copies with datetimes patched (_patch_datetimes).
+
+
+def _patch_values():
+    values = [make() for _, make in _insert_shapes() if _ not in ("deep",)]
+    values += [
+        collections.OrderedDict([("a", _MS), ("b", [_MS.replace(tzinfo=_IST)])]),
+        bson.SON([("x", (1, _MS)), ("y", {"z": _MS})]),
+        {"ts": bson.Timestamp(5, 1), "ts0": [bson.Timestamp(0, 0)]},
+        {"$or": [{"at": {"$lt": _MS}}, {"at": {"$exists": False}}], "re": re.compile("^a")},
+        [(_MS,), [_MS.replace(tzinfo=datetime.timezone.utc)]],
+        _MS, _MS.replace(tzinfo=_IST), 3, "s", None, (), {},
+    ]
+    return values
+
+
+@pytest.mark.parametrize("value", _patch_values())
+def test_patch_datetimes_is_mongomocks_patch(value):
+    def patched(patch):
+        try:
+            result = patch(copy.deepcopy(value))
+        except Exception as error:
+            return ("error", type(error).__name__, str(error))
+        if "ts0" in repr(value):  # a zero Timestamp becomes "now": compare the rest
+            result["ts0"] = None
+        return _typed(result)
+
+    theirs = patched(mongomock.helpers.patch_datetime_awareness_in_document)
+    assert patched(embedded_db._patch_datetimes) == theirs
+    if theirs[0] == "error":
+        return
+    # new containers all the way down: changing the copy leaves the original alone
+    original = copy.deepcopy(value)
+    copied = embedded_db._patch_datetimes(value)
+    if isinstance(copied, dict):
+        copied["new"] = 1
+        for item in copied.values():
+            if isinstance(item, (dict, list)):
+                item.clear() if isinstance(item, list) else item.update(x=1)
+    assert _typed(value) == _typed(original) or "ts0" in repr(value)
+
+
+def test_updates_with_datetimes_and_containers_store_what_mongomock_stores():
+    twin = Twin()
+    twin.same(lambda c: c.insert_many([{"_id": i, "at": _MS, "l": [1]} for i in range(3)]))
+    updates = [
+        ({"_id": 0}, {"$set": {"at": _MS.replace(microsecond=999999), "t": (1, (2, _MS))}}),
+        ({"_id": 1}, {"$set": {"at": _MS.replace(tzinfo=_IST), "d": {"e": [_MS, {"f": _MS}]}}}),
+        ({"_id": 2, "at": {"$lt": datetime.datetime(2030, 1, 1, 0, 0, 0, 999)}},
+         {"$inc": {"n.x": 1}, "$set": {"o": collections.OrderedDict(a=_MS)}}),
+        ({"_id": 2, "$or": [{"last._id": {"$lt": IDS[3]}}, {"last._id": {"$exists": False}}]},
+         {"$inc": {f"unread.{IDS[1]}": 1}, "$set": {"last": {"_id": IDS[2], "at": _MS}}}),
+        ({"_id": 2, "$or": [{"last._id": {"$lt": IDS[1]}}, {"last._id": {"$exists": False}}]},
+         {"$inc": {f"unread.{IDS[1]}": 1}, "$set": {"last": {"_id": IDS[1], "at": _MS}}}),
+        ({"_id": 0}, {"$push": {"l": {"$each": [_MS, (3,)]}}}),
+        ({"_id": 5, "at": _MS}, {"$set": {"x": [_MS]}}),  # no match, no upsert
+    ]
+    for spec, update in updates:
+        twin.same(lambda c: c.update_one(copy.deepcopy(spec), copy.deepcopy(update)))
+        assert _raw_store(twin.fast) == _raw_store(twin.plain)
+    twin.same(lambda c: c.update_one({"_id": 7, "at": _MS}, {"$set": {"x": _MS}}, upsert=True))
+    assert _raw_store(twin.fast) == _raw_store(twin.plain)
+    # the stored values do not share containers with the update given
+    update = {"$set": {"d": {"e": [1]}}}
+    twin.fast.update_one({"_id": 0}, update)
+    update["$set"]["d"]["e"].append(2)
+    assert twin.fast.find_one({"_id": 0})["d"] == {"e": [1]}
