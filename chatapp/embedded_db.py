@@ -16,6 +16,11 @@ them), with shortcuts whose answer is the one mongomock's own code gives:
     store is a dict keyed by `_id`, so the candidates are fetched by key and mongomock's
     `filter_applies` still decides on the whole filter for each of them. Several `$in` hits are
     returned in the store's order, as mongomock returns them.
+    For the send's guard, `{"_id": id, "$or": [{"f.g": {"$lt": oid}}, {"f.g": {"$exists":
+    False}}]}` (`_guard`), the answer `filter_applies` gives is worked out directly when the
+    document's `f` is missing, None or a dict whose `g` is missing, an ObjectId or a value that
+    never compares with one (`_guard_applies`, which says why); any other shape still goes to
+    `filter_applies`.
   * otherwise, top-level `field: value` equalities with a string or ObjectId value (no dots, no
     operators) give the candidates: from the hash index (below) when one of those fields is
     hashed and its candidates are at most a quarter of the collection, else from a scan where a
@@ -540,6 +545,72 @@ def _patch_datetimes(value):
     return helpers.patch_datetime_awareness_in_document(value)
 
 
+# Values whose BSON compare type, in mongomock's `_get_compare_type`, is known not to be an
+# ObjectId's (so `$lt` an ObjectId is False for them, without error).
+_NOT_OID_COMPARABLE = frozenset((type(None), bool, int, float, str, dict, datetime.datetime))
+
+
+def _guard(spec):
+    """(id, field, subfield, bound) when `spec` is exactly the app's guard
+    `{"_id": id, "$or": [{"field.subfield": {"$lt": bound}},
+    {"field.subfield": {"$exists": False}}]}` (id a string or ObjectId, bound an ObjectId);
+    else None."""
+    if len(spec) != 2:
+        return None
+    value, either = spec.get("_id", _MISSING), spec.get("$or")
+    if not _plain(value) or type(either) is not list or len(either) != 2:
+        return None
+    lower, absent = either
+    if type(lower) is not dict or type(absent) is not dict or len(lower) != 1 or len(absent) != 1:
+        return None
+    (path, below), = lower.items()
+    if absent.get(path, _MISSING) != {"$exists": False} or absent[path]["$exists"] is not False:
+        return None
+    if type(below) is not dict or len(below) != 1 or type(below.get("$lt")) is not ObjectId:
+        return None
+    if type(path) is not str or path.count(".") != 1:
+        return None
+    field, subfield = path.split(".")
+    if not field or not subfield or field[0] == "$" or subfield[0] == "$":
+        return None
+    return value, field, subfield, below["$lt"]
+
+
+def _guard_applies(guard, spec, document):
+    """`filter_applies(spec, document)` for a `spec` `_guard` described: worked out here for
+    the document shapes whose answer is certain (the id's type is the document's `_id`'s;
+    `field` missing, None or a dict whose `subfield` is missing, an ObjectId or a value of a
+    type that never compares with one), else mongomock's `filter_applies` itself.
+
+    mongomock (filtering.py) gives: `_id` matches iff `document["_id"] == id`; the `$or` holds
+    iff `field.subfield` has no candidates (`field` None: `$exists: False` holds) or its one
+    candidate (`field` a dict, or missing: `{}`) is NOTHING (`$exists: False` holds, `$lt` is
+    False on NOTHING) or an ObjectId below `bound` (`$lt` is `bson_compare`, the same compare
+    type: `<`); any other value of a type in `_NOT_OID_COMPARABLE` is a different compare type
+    for `$lt` (False, as type bracketing has it) and exists (False).
+    """
+    value, field, subfield, bound = guard
+    found = document.get("_id", _MISSING)
+    if type(found) is not type(value):
+        return filter_applies(spec, document)
+    if found != value:
+        return False
+    outer = document.get(field, _MISSING)
+    if outer is _MISSING or outer is None:
+        return True
+    if type(outer) is not dict:
+        return filter_applies(spec, document)
+    inner = outer.get(subfield, _MISSING)
+    if inner is _MISSING:
+        return True
+    kind = type(inner)
+    if kind is ObjectId:
+        return inner < bound
+    if kind in _NOT_OID_COMPARABLE:
+        return False
+    return filter_applies(spec, document)
+
+
 def _id_sort_direction(sort):
     """1 or -1 when `sort` is exactly one key, `_id`; else None."""
     if isinstance(sort, dict):
@@ -640,6 +711,9 @@ class Collection(_MockCollection):
             if len(found) > 1:  # in the store's order, as a scan would return them
                 wanted = {id(d) for d in found}
                 found = [d for d in dict.values(documents) if id(d) in wanted]
+            guard = _guard(filter)
+            if guard is not None:
+                return (d for d in found if _guard_applies(guard, filter, d))
             return (d for d in found if filter_applies(filter, d))
 
         pairs, only_equalities = _equalities(filter)

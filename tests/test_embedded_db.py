@@ -1078,3 +1078,98 @@ def test_updates_with_datetimes_and_containers_store_what_mongomock_stores():
     twin.fast.update_one({"_id": 0}, update)
     update["$set"]["d"]["e"].append(2)
     assert twin.fast.find_one({"_id": 0})["d"] == {"e": [1]}
+
+
+# --- The app's guarded update filter, decided without filter_applies (embedded_db._guard).
+
+_GUARD_LOW, _GUARD_MID, _GUARD_HIGH = (ObjectId(b"\x00" * 11 + bytes([n])) for n in (1, 5, 9))
+_LAST_MESSAGES = [
+    _MISSING := "missing", None, {}, {"x": 1}, {"_id": _GUARD_LOW}, {"_id": _GUARD_MID},
+    {"_id": _GUARD_HIGH}, {"_id": None}, {"_id": str(_GUARD_LOW)}, {"_id": 3}, {"_id": 2.5},
+    {"_id": True}, {"_id": _MS}, {"_id": {"a": 1}}, {"_id": [_GUARD_LOW]}, {"_id": [_GUARD_HIGH]},
+    {"_id": []}, {"_id": b"x"}, {"_id": re.compile("x")}, [{"_id": _GUARD_LOW}], [], "text", 7,
+    _GUARD_LOW,
+]
+# The shapes whose answer `_guard_applies` works out itself (the rest: filter_applies).
+_GUARD_DECIDED = 14
+
+
+def _guard_filter(cid, bound, path="lm._id"):
+    return {"_id": cid, "$or": [{path: {"$lt": bound}}, {path: {"$exists": False}}]}
+
+
+def test_guard_is_recognised_exactly():
+    assert embedded_db._guard(_guard_filter(1, _GUARD_MID)) is None  # int _id: not plain
+    assert embedded_db._guard(_guard_filter("a", _GUARD_MID)) == ("a", "lm", "_id", _GUARD_MID)
+    assert embedded_db._guard(_guard_filter(IDS[0], _GUARD_MID))[1:] == ("lm", "_id", _GUARD_MID)
+    near_misses = [
+        _guard_filter(IDS[0], str(_GUARD_MID)),
+        _guard_filter(IDS[0], _GUARD_MID, "lm"),
+        _guard_filter(IDS[0], _GUARD_MID, "lm._id.x"),
+        _guard_filter(IDS[0], _GUARD_MID, "$lm._id"),
+        _guard_filter(IDS[0], _GUARD_MID, "lm.$id"),
+        {**_guard_filter(IDS[0], _GUARD_MID), "x": 1},
+        {"_id": IDS[0], "$or": [{"lm._id": {"$lte": _GUARD_MID}}, {"lm._id": {"$exists": False}}]},
+        {"_id": IDS[0], "$or": [{"lm._id": {"$lt": _GUARD_MID}}, {"lm._id": {"$exists": 0}}]},
+        {"_id": IDS[0], "$or": [{"lm._id": {"$lt": _GUARD_MID}}, {"lm.x": {"$exists": False}}]},
+        {"_id": IDS[0], "$or": [{"lm._id": {"$lt": _GUARD_MID, "$gt": _GUARD_LOW}},
+                                {"lm._id": {"$exists": False}}]},
+        {"_id": IDS[0], "$or": [{"lm._id": {"$lt": _GUARD_MID}}]},
+        {"_id": {"$eq": IDS[0]}, "$or": [{"lm._id": {"$lt": _GUARD_MID}},
+                                         {"lm._id": {"$exists": False}}]},
+    ]
+    for spec in near_misses:
+        assert embedded_db._guard(spec) is None, spec
+
+
+@pytest.mark.parametrize("cid", [IDS[0], "conv"])
+def test_guarded_updates_match_on_every_last_message_shape(cid, monkeypatch):
+    calls = []
+    original = embedded_db.filter_applies
+
+    def counting(spec, document):
+        calls.append(spec)
+        return original(spec, document)
+
+    monkeypatch.setattr(embedded_db, "filter_applies", counting)
+    for i, last in enumerate(_LAST_MESSAGES):
+        for bound in (_GUARD_LOW, _GUARD_MID, _GUARD_HIGH):
+            twin = Twin()
+            document = {"_id": cid, "n": 0}
+            if last != _MISSING:
+                document["lm"] = copy.deepcopy(last)
+            twin.same(lambda c: c.insert_one(copy.deepcopy(document)))
+            twin.same(lambda c: c.insert_one({"_id": str(cid) + "x", "lm": None}))
+            calls.clear()
+            twin.same(lambda c: c.find(_guard_filter(cid, bound)))
+            twin.same(lambda c: c.count_documents(_guard_filter(cid, bound)))
+            twin.same(lambda c: c.find(_guard_filter(ObjectId() if cid == "conv" else "c", bound)))
+            twin.same(lambda c: c.find(_guard_filter(str(cid) + "x", bound)))
+            twin.same(lambda c: c.update_one(
+                _guard_filter(cid, bound),
+                {"$inc": {f"unread.{IDS[1]}": 1}, "$set": {"lm": {"_id": bound}}},
+            ))
+            twin.same(lambda c: c.update_one(_guard_filter(cid, _GUARD_MID), {"$inc": {"n": 1}}))
+            assert _raw_store(twin.fast) == _raw_store(twin.plain)
+            guard_calls = [spec for spec in calls if "$or" in spec]
+            if i < _GUARD_DECIDED and bound is _GUARD_LOW:
+                assert not guard_calls, last
+            elif i >= _GUARD_DECIDED and bound is _GUARD_LOW:
+                assert guard_calls, last
+
+
+def test_guard_applies_is_filter_applies():
+    from mongomock.filtering import filter_applies
+
+    for cid in (IDS[0], "conv"):
+        for bound in (_GUARD_LOW, _GUARD_MID, _GUARD_HIGH):
+            spec = _guard_filter(cid, bound)
+            guard = embedded_db._guard(spec)
+            for doc_id in (IDS[0], IDS[1], "conv", "other", str(IDS[0]), 5, None, _MISSING):
+                for last in _LAST_MESSAGES:
+                    document = {} if doc_id == _MISSING else {"_id": doc_id}
+                    if last != _MISSING:
+                        document["lm"] = last
+                    assert embedded_db._guard_applies(guard, spec, document) == filter_applies(
+                        spec, document
+                    ), (spec, document)
