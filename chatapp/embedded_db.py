@@ -16,6 +16,11 @@ them), with shortcuts whose answer is the one mongomock's own code gives:
     store is a dict keyed by `_id`, so the candidates are fetched by key and mongomock's
     `filter_applies` still decides on the whole filter for each of them. Several `$in` hits are
     returned in the store's order, as mongomock returns them.
+    For the send's guard, `{"_id": id, "$or": [{"f.g": {"$lt": oid}}, {"f.g": {"$exists":
+    False}}]}` (`_guard`), the answer `filter_applies` gives is worked out directly when the
+    document's `f` is missing, None or a dict whose `g` is missing, an ObjectId or a value that
+    never compares with one (`_guard_applies`, which says why); any other shape still goes to
+    `filter_applies`.
   * otherwise, top-level `field: value` equalities with a string or ObjectId value (no dots, no
     operators) give the candidates: from the hash index (below) when one of those fields is
     hashed and its candidates are at most a quarter of the collection, else from a scan where a
@@ -72,7 +77,25 @@ Three more, for reads and updates:
   comparison. A history page of 50 copies 51 documents, not the whole conversation.
 - `_update` is mongomock's own, except that the snapshot of each document it takes before an
   update (to tell whether it changed, and to roll back) shares the document's immutable leaves
-  (strings, numbers, ObjectIds, datetimes) instead of deep-copying them.
+  (strings, numbers, ObjectIds, datetimes) instead of deep-copying them, and the copies it
+  makes of the filter and the update (datetimes truncated and made naive) are
+  `_patch_datetimes`'s, the same as mongomock's helper gives, for less work on plain values.
+
+And one for inserts:
+
+- `_insert` of one plain dict (insert_one, each document of insert_many, an upsert's new
+  document) skips mongomock's validation and builds the stored copy in one pass
+  (`_insert_copy`) when the document certainly passes that validation: keys non-empty strings
+  with no NUL, no dot, no leading `$` (at any level, stricter than mongomock), encodable as
+  UTF-8; values dicts, lists, tuples, strings (UTF-8 encodable), ObjectIds, 8-byte ints,
+  floats, bools, None and datetimes, naive or with a `datetime.timezone`; `_id` absent, or an
+  ObjectId, string, int or None. mongomock's validation (`_validate_data_fields`,
+  `BSON.encode`) accepts all of those, and its `patch_datetime_awareness_in_document` copies
+  them as `_insert_copy` does (new dicts and lists, tuples become lists, datetimes truncated
+  to milliseconds and made naive UTC, every other value the same object). The rest (the `_id`
+  given to the caller's dict, the duplicate `_id` check, the store write, `_ensure_uniques`
+  and its rollback, the return value) is mongomock's, in its order. Anything else, including
+  every document mongomock might refuse, goes through mongomock's own `_insert`.
 
 Only `chatapp.db` uses it, and only for the embedded database; with `MONGO_URI` nothing here is
 imported. `tests/test_embedded_db.py` runs the same operations on plain mongomock and on this
@@ -417,6 +440,177 @@ def _snapshot(value):
     return copy.deepcopy(value)
 
 
+# What `_insert_copy` hands back when a document must go through mongomock's own `_insert`.
+_SLOW = object()
+# Document values `_insert_copy` stores as they are: immutable, and nothing BSON refuses (ints
+# and strings are checked apart: an int must fit in 8 bytes, a string must encode as UTF-8).
+_INSERT_LEAVES = frozenset((ObjectId, float, bool, type(None)))
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+# Deeper than this, mongomock's path (and its errors, e.g. for a dict that contains itself).
+_INSERT_DEPTH = 20
+_UTC_TYPE = datetime.timezone
+# A given `_id` of these types is its own store key (others, e.g. a dict, are mongomock's path);
+# NoneType: no `_id`, one is generated (an explicit `_id: None` is stored as such, like
+# mongomock: `"_id" in data`).
+_INSERT_ID_TYPES = frozenset((ObjectId, str, int, type(None)))
+
+
+def _insert_key_ok(key):
+    """A key every check of mongomock's insert (and BSON's) accepts, whatever its level: a
+    non-empty str without NUL, not starting with `$`, no dot, encodable as UTF-8."""
+    if type(key) is not str or not key or key[0] == "$" or "." in key or "\0" in key:
+        return False
+    if not key.isascii():
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+    return True
+
+
+def _insert_copy(value, depth=0):
+    """What mongomock stores for `value` inside an inserted document, when the document is
+    certainly fine: `helpers.patch_datetime_awareness_in_document(value)` (a new dict or list
+    for each dict, list or tuple; datetimes truncated to milliseconds, aware ones turned into
+    naive UTC; everything else the same object), for dicts, lists, tuples, strings, ObjectIds,
+    ints, floats, bools, None and datetimes (naive, or aware with a `datetime.timezone`).
+    `_SLOW` for anything else, or anything mongomock's validation (`_validate_data_fields`,
+    `BSON.encode`) might refuse: that document goes through mongomock's own code."""
+    kind = type(value)
+    if kind in _INSERT_LEAVES:
+        return value
+    if kind is str:
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return _SLOW
+        return value
+    if kind is int:
+        return value if _INT64[0] <= value <= _INT64[1] else _SLOW
+    if kind is datetime.datetime:
+        tzinfo = value.tzinfo
+        mongo_us = (value.microsecond // 1000) * 1000
+        if tzinfo is None:
+            return value if mongo_us == value.microsecond else value.replace(microsecond=mongo_us)
+        if type(tzinfo) is not _UTC_TYPE:
+            return _SLOW
+        try:
+            return (value - value.utcoffset()).replace(tzinfo=None, microsecond=mongo_us)
+        except OverflowError:
+            return _SLOW
+    if depth >= _INSERT_DEPTH:
+        return _SLOW
+    if kind is dict:
+        copied = {}
+        for key, item in value.items():
+            if not _insert_key_ok(key):
+                return _SLOW
+            item = _insert_copy(item, depth + 1)
+            if item is _SLOW:
+                return _SLOW
+            copied[key] = item
+        return copied
+    if kind is list or kind is tuple:
+        copied = []
+        for item in value:
+            item = _insert_copy(item, depth + 1)
+            if item is _SLOW:
+                return _SLOW
+            copied.append(item)
+        return copied
+    return _SLOW
+
+
+# Values `helpers.patch_datetime_awareness_in_document` returns as they are.
+_PATCH_LEAVES = frozenset((str, int, float, bool, type(None), ObjectId))
+
+
+def _patch_datetimes(value):
+    """`helpers.patch_datetime_awareness_in_document(value)`, the same result (new dicts for
+    dicts, lists for lists and tuples, datetimes truncated to milliseconds, aware ones made naive
+    UTC, every other value itself), with less work on plain values: exact dicts, lists, tuples,
+    naive datetimes and the immutable leaves above are handled here, any other value (an
+    OrderedDict, a subclass, an aware datetime, a Timestamp...) by mongomock's function itself.
+    (Two frames per level of nesting, as mongomock's: a RecursionError where it raises one.)"""
+    kind = type(value)
+    if kind in _PATCH_LEAVES:
+        return value
+    if kind is dict:
+        return {key: _patch_datetimes(item) for key, item in value.items()}
+    if kind is list or kind is tuple:
+        return [_patch_datetimes(item) for item in value]
+    if kind is datetime.datetime and value.tzinfo is None:
+        return value.replace(microsecond=(value.microsecond // 1000) * 1000)
+    return helpers.patch_datetime_awareness_in_document(value)
+
+
+# Values whose BSON compare type, in mongomock's `_get_compare_type`, is known not to be an
+# ObjectId's (so `$lt` an ObjectId is False for them, without error).
+_NOT_OID_COMPARABLE = frozenset((type(None), bool, int, float, str, dict, datetime.datetime))
+
+
+def _guard(spec):
+    """(id, field, subfield, bound) when `spec` is exactly the app's guard
+    `{"_id": id, "$or": [{"field.subfield": {"$lt": bound}},
+    {"field.subfield": {"$exists": False}}]}` (id a string or ObjectId, bound an ObjectId);
+    else None."""
+    if len(spec) != 2:
+        return None
+    value, either = spec.get("_id", _MISSING), spec.get("$or")
+    if not _plain(value) or type(either) is not list or len(either) != 2:
+        return None
+    lower, absent = either
+    if type(lower) is not dict or type(absent) is not dict or len(lower) != 1 or len(absent) != 1:
+        return None
+    (path, below), = lower.items()
+    if absent.get(path, _MISSING) != {"$exists": False} or absent[path]["$exists"] is not False:
+        return None
+    if type(below) is not dict or len(below) != 1 or type(below.get("$lt")) is not ObjectId:
+        return None
+    if type(path) is not str or path.count(".") != 1:
+        return None
+    field, subfield = path.split(".")
+    if not field or not subfield or field[0] == "$" or subfield[0] == "$":
+        return None
+    return value, field, subfield, below["$lt"]
+
+
+def _guard_applies(guard, spec, document):
+    """`filter_applies(spec, document)` for a `spec` `_guard` described: worked out here for
+    the document shapes whose answer is certain (the id's type is the document's `_id`'s;
+    `field` missing, None or a dict whose `subfield` is missing, an ObjectId or a value of a
+    type that never compares with one), else mongomock's `filter_applies` itself.
+
+    mongomock (filtering.py) gives: `_id` matches iff `document["_id"] == id`; the `$or` holds
+    iff `field.subfield` has no candidates (`field` None: `$exists: False` holds) or its one
+    candidate (`field` a dict, or missing: `{}`) is NOTHING (`$exists: False` holds, `$lt` is
+    False on NOTHING) or an ObjectId below `bound` (`$lt` is `bson_compare`, the same compare
+    type: `<`); any other value of a type in `_NOT_OID_COMPARABLE` is a different compare type
+    for `$lt` (False, as type bracketing has it) and exists (False).
+    """
+    value, field, subfield, bound = guard
+    found = document.get("_id", _MISSING)
+    if type(found) is not type(value):
+        return filter_applies(spec, document)
+    if found != value:
+        return False
+    outer = document.get(field, _MISSING)
+    if outer is _MISSING or outer is None:
+        return True
+    if type(outer) is not dict:
+        return filter_applies(spec, document)
+    inner = outer.get(subfield, _MISSING)
+    if inner is _MISSING:
+        return True
+    kind = type(inner)
+    if kind is ObjectId:
+        return inner < bound
+    if kind in _NOT_OID_COMPARABLE:
+        return False
+    return filter_applies(spec, document)
+
+
 def _id_sort_direction(sort):
     """1 or -1 when `sort` is exactly one key, `_id`; else None."""
     if isinstance(sort, dict):
@@ -430,7 +624,8 @@ def _id_sort_direction(sort):
 
 
 class Collection(_MockCollection):
-    """mongomock's Collection with shortcuts in `_iter_documents` and `_ensure_uniques`."""
+    """mongomock's Collection with shortcuts in `_iter_documents`, `_ensure_uniques` and
+    `_insert`."""
 
     @property
     def _store(self):
@@ -516,6 +711,9 @@ class Collection(_MockCollection):
             if len(found) > 1:  # in the store's order, as a scan would return them
                 wanted = {id(d) for d in found}
                 found = [d for d in dict.values(documents) if id(d) in wanted]
+            guard = _guard(filter)
+            if guard is not None:
+                return (d for d in found if _guard_applies(guard, filter, d))
             return (d for d in found if filter_applies(filter, d))
 
         pairs, only_equalities = _equalities(filter)
@@ -550,6 +748,32 @@ class Collection(_MockCollection):
                 if (only_equalities and exact) or filter_applies(filter, document):
                     yield document
 
+    def _insert(self, data, session=None, ordered=True):
+        # mongomock's `_insert` for one plain dict that `_insert_copy` vouches for, minus the
+        # validation it passes for sure (`_validate_data_fields`, `BSON.encode`) and with the
+        # copy it stores made in the same pass; anything else is mongomock's code.
+        if (
+            type(data) is not dict
+            or session
+            or type(data.get("_id")) not in _INSERT_ID_TYPES
+            or (stored := _insert_copy(data)) is _SLOW
+        ):
+            return super()._insert(data, session, ordered)
+        # As mongomock: the caller's dict gets the new `_id` (last), and so does the copy.
+        if "_id" not in data:
+            stored["_id"] = data["_id"] = _mongomock_collection.ObjectId()
+        object_id = data["_id"]
+        store = self._store
+        if object_id in store:
+            raise DuplicateKeyError("E11000 Duplicate Key Error", 11000)
+        store[object_id] = stored
+        try:
+            self._ensure_uniques(stored)
+        except DuplicateKeyError:
+            del store[object_id]
+            raise
+        return stored["_id"]
+
     # The document an update is being applied to, and the values its unique indexes depend on
     # before the update (see `_ensure_uniques`); None outside an update.
     _before = None
@@ -561,10 +785,12 @@ class Collection(_MockCollection):
         finally:
             self._before = None
 
-    # mongomock 4.3's `Collection._update`, verbatim but for two names: the snapshot it takes of
-    # each document before updating it (to compare and to roll back) is `_snapshot` rather than
-    # `copy.deepcopy` (a conversation's deep copy was the largest single cost of a send), and
-    # `ObjectId` is looked up in mongomock.collection as mongomock's own code does.
+    # mongomock 4.3's `Collection._update`, verbatim but for three names: the snapshot it takes
+    # of each document before updating it (to compare and to roll back) is `_snapshot` rather
+    # than `copy.deepcopy` (a conversation's deep copy was the largest single cost of a send),
+    # the copies of the filter and the update with datetimes patched are `_patch_datetimes`'s
+    # (the same result as mongomock's helper, a fifth of an update's time less), and `ObjectId`
+    # is looked up in mongomock.collection as mongomock's own code does.
     def _mongomock_update(self, spec, document, upsert=False, manipulate=False,
                 multi=False, check_keys=False, hint=None, session=None,
                 collation=None, let=None, array_filters=None, **kwargs):
@@ -587,8 +813,8 @@ class Collection(_MockCollection):
                 'let',
                 'The let argument of update is valid but has not been implemented in mongomock '
                 'yet')
-        spec = helpers.patch_datetime_awareness_in_document(spec)
-        document = helpers.patch_datetime_awareness_in_document(document)
+        spec = _patch_datetimes(spec)
+        document = _patch_datetimes(document)
         validate_is_mapping('spec', spec)
         validate_list_or_mapping('document', document)
 

@@ -5,11 +5,15 @@ side by side; results (documents in order, counts, update results) and errors (t
 message) must be identical, and so must the collections' contents afterwards.
 """
 
+import collections
 import copy
+import datetime
 import itertools
 import random
 import re
 
+import bson
+import bson.tz_util
 import mongomock
 import pymongo
 import pytest
@@ -412,7 +416,7 @@ def test_id_sorted_pages_with_limits_match():
 
 
 def test_the_copied_update_is_mongomocks_but_for_the_snapshot():
-    """`Collection._mongomock_update` is mongomock's `_update` with two names changed; a
+    """`Collection._mongomock_update` is mongomock's `_update` with three names changed; a
     mongomock upgrade that changes `_update` fails here rather than silently diverging."""
     import inspect
 
@@ -422,6 +426,7 @@ def test_the_copied_update_is_mongomocks_but_for_the_snapshot():
     theirs = inspect.getsource(Plain._update)
     theirs = theirs.replace("copy.deepcopy(existing_document)", "_snapshot(existing_document)")
     theirs = theirs.replace("ObjectId()", "_mongomock_collection.ObjectId()")
+    theirs = theirs.replace("helpers.patch_datetime_awareness_in_document(", "_patch_datetimes(")
     assert ours == theirs.replace("def _update(", "def _mongomock_update(", 1)
 
 
@@ -735,3 +740,436 @@ def test_random_operations_keep_the_index_exact(hash_share):
         spec = random_filter()
         twin.same(lambda c: c.find(spec))
         twin.same(lambda c: c.find(spec).sort("_id", DESCENDING).limit(3))
+
+
+# --- Inserts (embedded_db.Collection._insert): the fast path stores what mongomock stores.
+
+
+def _typed(value):
+    """`value` with every type spelled out (dict vs OrderedDict, list vs tuple, naive vs aware
+    datetimes, nan), so that equal-but-different documents compare different."""
+    if isinstance(value, dict):
+        return (type(value).__name__, [(_typed(k), _typed(v)) for k, v in value.items()])
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, [_typed(v) for v in value])
+    if isinstance(value, datetime.datetime):
+        return (type(value).__name__, value.isoformat(), repr(value.tzinfo), value.fold)
+    return (type(value).__name__, repr(value))
+
+
+def _raw_store(collection):
+    """The stored documents themselves (no find, no copy), with their store keys."""
+    return _typed(list(dict.items(collection._store._documents)))
+
+
+class _Odd:
+    """A value BSON cannot encode, with a repr that is the same on both sides."""
+
+    def __repr__(self):
+        return "_Odd()"
+
+
+class _NoOffset(datetime.tzinfo):
+    def utcoffset(self, moment):
+        return None
+
+    def __repr__(self):
+        return "_NoOffset()"
+
+
+_NO_OFFSET = _NoOffset()
+_ODD = _Odd()
+_MS = datetime.datetime(2026, 3, 4, 5, 6, 7, 891234)
+_IST = datetime.timezone(datetime.timedelta(hours=5, minutes=30))
+
+
+def _insert_shapes():
+    """(name, factory of a fresh document); each factory builds new objects every call."""
+    shapes = {
+        "message": lambda: {
+            "conversationId": IDS[0], "senderId": IDS[1], "receiverId": IDS[2],
+            "message": "héllo ☃", "clientMessageId": "k-1",
+            "createdAt": datetime.datetime(2026, 1, 2, 3, 4, 5, 678000),
+            "updatedAt": datetime.datetime(2026, 1, 2, 3, 4, 5, 678000),
+        },
+        "conversation": lambda: {
+            "pairKey": f"{IDS[1]}:{IDS[2]}", "participants": [IDS[1], IDS[2]],
+            "createdAt": _MS, "updatedAt": _MS,
+        },
+        "microseconds": lambda: {"a": _MS, "b": [_MS, {"c": _MS}], "d": datetime.datetime(1, 1, 1)},
+        "aware": lambda: {
+            "ist": _MS.replace(tzinfo=_IST), "utc": _MS.replace(tzinfo=datetime.timezone.utc),
+            "minus": datetime.datetime(2026, 1, 1, 23, 59, 59, 999999,
+                                       tzinfo=datetime.timezone(-datetime.timedelta(hours=3))),
+            "nested": {"x": [_MS.replace(tzinfo=_IST)]},
+        },
+        "aware overflow": lambda: {"d": datetime.datetime.min.replace(tzinfo=_IST)},
+        "fold": lambda: {"d": _MS.replace(fold=1), "e": _MS.replace(fold=1, tzinfo=_IST)},
+        "fixed offset tz": lambda: {"d": _MS.replace(tzinfo=bson.tz_util.FixedOffset(90, "x"))},
+        "offset None tz": lambda: {"d": _MS.replace(tzinfo=_NO_OFFSET)},
+        "numbers": lambda: {
+            "i": 7, "neg": -3, "big": 2**63 - 1, "small": -2**63, "f": 1.5, "nan": float("nan"),
+            "inf": float("-inf"), "t": True, "no": False, "none": None, "zero": 0,
+        },
+        "int too big": lambda: {"i": 2**63},
+        "int too small": lambda: {"l": [1, -2**63 - 1]},
+        "nested": lambda: {
+            "d": {"e": {"f": [1, [2, [3, {"g": "h"}]], ()]}, "empty": {}},
+            "t": (1, "two", (IDS[3], None)), "l": [],
+        },
+        "given _id": lambda: {"_id": IDS[4], "v": 1},
+        "str _id": lambda: {"_id": "me", "v": 1},
+        "int _id": lambda: {"_id": 12, "v": 1},
+        "None _id": lambda: {"_id": None, "v": 1},
+        "_id not first": lambda: {"v": 1, "_id": IDS[5]},
+        "dict _id": lambda: {"_id": {"a": 1, "b": [2]}, "v": 1},
+        "datetime _id": lambda: {"_id": _MS, "v": 1},
+        "float _id": lambda: {"_id": 1.5},
+        "bool _id": lambda: {"_id": True},
+        "top $ key": lambda: {"$x": 1},
+        "nested $ key": lambda: {"a": {"$x": 1}},
+        "dotted key": lambda: {"a.b": 1},
+        "nested dotted key": lambda: {"a": [{"b.c": 1}]},
+        "NUL key": lambda: {"a\0b": 1},
+        "nested NUL key": lambda: {"a": {"b\0": 1}},
+        "NUL key in a list": lambda: {"a": [{"b\0": 1}]},
+        "NUL in a value": lambda: {"a": "b\0c"},
+        "empty key": lambda: {"": 1},
+        "int key": lambda: {1: 2},
+        "nested int key": lambda: {"a": {1: 2}},
+        "surrogate key": lambda: {"\ud800": 1},
+        "surrogate value": lambda: {"a": ["\udfff"]},
+        "set": lambda: {"a": {1, 2}},
+        "custom object": lambda: {"a": [_ODD]},
+        "date": lambda: {"a": datetime.date(2026, 1, 1)},
+        "bytes": lambda: {"a": b"xy"},
+        "OrderedDict value": lambda: {"a": collections.OrderedDict([("b", _MS)])},
+        "SON value": lambda: {"a": bson.SON([("b", 1), ("c", _MS)])},
+        "str subclass": lambda: {"a": _Str("x")},
+        "int subclass": lambda: {"a": bson.Int64(3)},
+        "deep": lambda: _deep(30),
+    }
+    return list(shapes.items())
+
+
+class _Str(str):
+    pass
+
+
+def _deep(depth):
+    doc = {"leaf": _MS}
+    for _ in range(depth):
+        doc = {"d": doc} if len(doc) == 1 else {"l": [doc]}
+    return doc
+
+
+# Shapes the fast path must take (the app's documents and other plain ones); every other shape
+# may go either way (most go to mongomock's code).
+_FAST_SHAPES = {
+    "message", "conversation", "microseconds", "aware", "fold", "numbers", "nested", "given _id",
+    "str _id", "int _id", "None _id", "_id not first", "NUL in a value",
+}
+
+
+def _same_inserts(twin, op, make):
+    """Run `op(collection, documents)` on both sides with fresh documents from `make()`;
+    identical outcomes, caller's documents afterwards (mongomock adds `_id` to them) and stored
+    documents, type for type."""
+    sides = {}
+    ids = mongomock.collection.ObjectId
+    start = ids.counter
+    for name, collection in (("plain", twin.plain), ("fast", twin.fast)):
+        ids.counter = start
+        documents = make()
+        outcome = _outcome(lambda: op(collection, documents))
+        sides[name] = (outcome, _typed(documents), _raw_store(collection))
+    assert sides["fast"] == sides["plain"]
+    assert _typed(list(twin.fast.find())) == _typed(list(twin.plain.find()))
+    check_hash_index(twin.fast)
+    return sides["plain"][0]
+
+
+@pytest.mark.parametrize("name, make", _insert_shapes(), ids=[n for n, _ in _insert_shapes()])
+def test_insert_one_stores_what_mongomock_stores(name, make):
+    twin = Twin()
+    twin.same(lambda c: c.create_index("v", unique=True, sparse=True))
+    twin.same(lambda c: c.insert_one({"_id": "first", "x": 1}))
+    first = _same_inserts(twin, lambda c, d: c.insert_one(d), make)
+    # The same shape again: a duplicate `_id` when it was given, else a second document.
+    _same_inserts(twin, lambda c, d: c.insert_one(d), make)
+    # and inside insert_many, both orders, between two fine documents
+    for ordered in (True, False):
+        _same_inserts(
+            twin,
+            lambda c, d: c.insert_many(d, ordered=ordered),
+            lambda: [{"n": 1}, make(), {"n": 2}],
+        )
+    if name in _FAST_SHAPES:
+        assert first[0] == "ok"
+
+
+def test_fast_inserts_skip_mongomocks_code_only_for_plain_documents(monkeypatch):
+    """The shapes in `_FAST_SHAPES` (the app's among them) take the fast path, and the rest of
+    those the fast path refuses are mongomock's own `_insert`."""
+    calls = []
+    original = mongomock.collection.Collection._insert
+
+    def counting(self, data, *args, **kwargs):
+        calls.append(data)
+        return original(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(mongomock.collection.Collection, "_insert", counting)
+    slow = set()
+    for name, make in _insert_shapes():
+        collection = embedded_db.MongoClient().db.c
+        calls.clear()
+        try:
+            collection.insert_one(make())
+        except Exception:
+            pass
+        if calls:
+            slow.add(name)
+    assert not slow & _FAST_SHAPES
+    expected_slow = {
+        "aware overflow", "fixed offset tz", "offset None tz", "int too big", "int too small",
+        "dict _id", "datetime _id", "float _id", "bool _id", "top $ key", "nested $ key",
+        "dotted key", "nested dotted key", "NUL key", "nested NUL key", "NUL key in a list",
+        "empty key", "int key", "nested int key", "surrogate key", "surrogate value", "set",
+        "custom object", "date", "bytes", "OrderedDict value", "SON value", "str subclass",
+        "int subclass", "deep",
+    }
+    assert slow == expected_slow
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_insert_many_with_failures_in_the_middle(ordered):
+    twin = Twin()
+    twin.same(lambda c: c.create_index("u", unique=True))
+    twin.same(lambda c: c.create_index([("s", 1), ("k", 1)], unique=True, sparse=True))
+    twin.same(lambda c: c.insert_one({"_id": 1, "u": "ann", "s": IDS[0], "k": "x"}))
+
+    def batch():
+        return [
+            {"u": "bob", "at": _MS},
+            {"_id": 1, "u": "cy"},  # duplicate _id
+            {"u": "dee", "s": IDS[0], "k": "y", "at": _MS.replace(tzinfo=_IST)},
+            {"u": "ann"},  # duplicate u
+            {"u": "eve", "s": IDS[0], "k": "x"},  # duplicate (s, k)
+            {"u": "fay", "l": [{"a": _MS}]},
+            {"u": "bob"},  # duplicate of the first of this batch
+            {"_id": "last", "u": "gus"},
+        ]
+
+    outcome = _same_inserts(twin, lambda c, d: c.insert_many(d, ordered=ordered), batch)
+    assert outcome[0] == "error" and outcome[1] == "BulkWriteError"
+    # A document mongomock refuses outright (not a write error) stops the batch either way.
+    outcome = _same_inserts(
+        twin, lambda c, d: c.insert_many(d, ordered=ordered),
+        lambda: [{"u": "hal"}, {"u": "ivy", "bad": {1, 2}}, {"u": "jo"}],
+    )
+    assert outcome[0] == "error" and outcome[1] == "InvalidDocument"
+    _same_inserts(twin, lambda c, d: c.insert_many(d, ordered=ordered),
+                  lambda: tuple({"u": f"t{i}", "at": _MS} for i in range(3)))
+
+
+def test_inserts_on_a_tz_aware_client():
+    twin = Twin()
+    twin.plain = mongomock.MongoClient(tz_aware=True).db.c
+    twin.fast = embedded_db.MongoClient(tz_aware=True).db.c
+    for _, make in _insert_shapes()[:4]:
+        _same_inserts(twin, lambda c, d: c.insert_one(d), make)
+    found = twin.fast.find_one({"a": {"$exists": True}})
+    assert found["a"].tzinfo is not None
+    assert _typed(list(twin.fast.find())) == _typed(list(twin.plain.find()))
+
+
+def test_stored_documents_are_independent_of_the_callers():
+    collection = embedded_db.MongoClient().db.c
+    document = {"a": {"b": [1, {"c": 2}]}, "l": [[1], (2,)], "at": _MS}
+    inserted = collection.insert_one(document).inserted_id
+    assert document["_id"] == inserted  # the caller's dict gets the `_id`, as with mongomock
+    stored = dict.__getitem__(collection._store._documents, inserted)
+    assert stored is not document
+    document["a"]["b"][1]["c"] = 99
+    document["a"]["b"].append(3)
+    document["l"][0].append(5)
+    document["new"] = 1
+    document["a"]["x"] = 1
+    expected = {"a": {"b": [1, {"c": 2}]}, "l": [[1], [2]], "at": _MS.replace(microsecond=891000),
+                "_id": inserted}
+    assert collection.find_one({"_id": inserted}) == expected
+    # and the other way: a document read back is a copy too
+    found = collection.find_one({"_id": inserted})
+    found["a"]["b"][1]["c"] = 100
+    found["l"][0].append(6)
+    found["a"]["y"] = 2
+    assert collection.find_one({"_id": inserted}) == expected
+    many = [{"m": [1]}, {"m": {"n": 2}}]
+    collection.insert_many(many)
+    many[0]["m"].append(2)
+    many[1]["m"]["n"] = 3
+    assert [d["m"] for d in collection.find({"m": {"$exists": True}})] == [[1], {"n": 2}]
+
+
+# --- Updates: the filter's and the update's copies with datetimes patched (_patch_datetimes).
+
+
+def _patch_values():
+    values = [make() for _, make in _insert_shapes() if _ not in ("deep",)]
+    values += [
+        collections.OrderedDict([("a", _MS), ("b", [_MS.replace(tzinfo=_IST)])]),
+        bson.SON([("x", (1, _MS)), ("y", {"z": _MS})]),
+        {"ts": bson.Timestamp(5, 1), "ts0": [bson.Timestamp(0, 0)]},
+        {"$or": [{"at": {"$lt": _MS}}, {"at": {"$exists": False}}], "re": re.compile("^a")},
+        [(_MS,), [_MS.replace(tzinfo=datetime.timezone.utc)]],
+        _MS, _MS.replace(tzinfo=_IST), 3, "s", None, (), {},
+    ]
+    return values
+
+
+@pytest.mark.parametrize("value", _patch_values())
+def test_patch_datetimes_is_mongomocks_patch(value):
+    def patched(patch):
+        try:
+            result = patch(copy.deepcopy(value))
+        except Exception as error:
+            return ("error", type(error).__name__, str(error))
+        if "ts0" in repr(value):  # a zero Timestamp becomes "now": compare the rest
+            result["ts0"] = None
+        return _typed(result)
+
+    theirs = patched(mongomock.helpers.patch_datetime_awareness_in_document)
+    assert patched(embedded_db._patch_datetimes) == theirs
+    if theirs[0] == "error":
+        return
+    # new containers all the way down: changing the copy leaves the original alone
+    original = copy.deepcopy(value)
+    copied = embedded_db._patch_datetimes(value)
+    if isinstance(copied, dict):
+        copied["new"] = 1
+        for item in copied.values():
+            if isinstance(item, (dict, list)):
+                item.clear() if isinstance(item, list) else item.update(x=1)
+    assert _typed(value) == _typed(original) or "ts0" in repr(value)
+
+
+def test_updates_with_datetimes_and_containers_store_what_mongomock_stores():
+    twin = Twin()
+    twin.same(lambda c: c.insert_many([{"_id": i, "at": _MS, "l": [1]} for i in range(3)]))
+    updates = [
+        ({"_id": 0}, {"$set": {"at": _MS.replace(microsecond=999999), "t": (1, (2, _MS))}}),
+        ({"_id": 1}, {"$set": {"at": _MS.replace(tzinfo=_IST), "d": {"e": [_MS, {"f": _MS}]}}}),
+        ({"_id": 2, "at": {"$lt": datetime.datetime(2030, 1, 1, 0, 0, 0, 999)}},
+         {"$inc": {"n.x": 1}, "$set": {"o": collections.OrderedDict(a=_MS)}}),
+        ({"_id": 2, "$or": [{"last._id": {"$lt": IDS[3]}}, {"last._id": {"$exists": False}}]},
+         {"$inc": {f"unread.{IDS[1]}": 1}, "$set": {"last": {"_id": IDS[2], "at": _MS}}}),
+        ({"_id": 2, "$or": [{"last._id": {"$lt": IDS[1]}}, {"last._id": {"$exists": False}}]},
+         {"$inc": {f"unread.{IDS[1]}": 1}, "$set": {"last": {"_id": IDS[1], "at": _MS}}}),
+        ({"_id": 0}, {"$push": {"l": {"$each": [_MS, (3,)]}}}),
+        ({"_id": 5, "at": _MS}, {"$set": {"x": [_MS]}}),  # no match, no upsert
+    ]
+    for spec, update in updates:
+        twin.same(lambda c: c.update_one(copy.deepcopy(spec), copy.deepcopy(update)))
+        assert _raw_store(twin.fast) == _raw_store(twin.plain)
+    twin.same(lambda c: c.update_one({"_id": 7, "at": _MS}, {"$set": {"x": _MS}}, upsert=True))
+    assert _raw_store(twin.fast) == _raw_store(twin.plain)
+    # the stored values do not share containers with the update given
+    update = {"$set": {"d": {"e": [1]}}}
+    twin.fast.update_one({"_id": 0}, update)
+    update["$set"]["d"]["e"].append(2)
+    assert twin.fast.find_one({"_id": 0})["d"] == {"e": [1]}
+
+
+# --- The app's guarded update filter, decided without filter_applies (embedded_db._guard).
+
+_GUARD_LOW, _GUARD_MID, _GUARD_HIGH = (ObjectId(b"\x00" * 11 + bytes([n])) for n in (1, 5, 9))
+_LAST_MESSAGES = [
+    _MISSING := "missing", None, {}, {"x": 1}, {"_id": _GUARD_LOW}, {"_id": _GUARD_MID},
+    {"_id": _GUARD_HIGH}, {"_id": None}, {"_id": str(_GUARD_LOW)}, {"_id": 3}, {"_id": 2.5},
+    {"_id": True}, {"_id": _MS}, {"_id": {"a": 1}}, {"_id": [_GUARD_LOW]}, {"_id": [_GUARD_HIGH]},
+    {"_id": []}, {"_id": b"x"}, {"_id": re.compile("x")}, [{"_id": _GUARD_LOW}], [], "text", 7,
+    _GUARD_LOW,
+]
+# The shapes whose answer `_guard_applies` works out itself (the rest: filter_applies).
+_GUARD_DECIDED = 14
+
+
+def _guard_filter(cid, bound, path="lm._id"):
+    return {"_id": cid, "$or": [{path: {"$lt": bound}}, {path: {"$exists": False}}]}
+
+
+def test_guard_is_recognised_exactly():
+    assert embedded_db._guard(_guard_filter(1, _GUARD_MID)) is None  # int _id: not plain
+    assert embedded_db._guard(_guard_filter("a", _GUARD_MID)) == ("a", "lm", "_id", _GUARD_MID)
+    assert embedded_db._guard(_guard_filter(IDS[0], _GUARD_MID))[1:] == ("lm", "_id", _GUARD_MID)
+    near_misses = [
+        _guard_filter(IDS[0], str(_GUARD_MID)),
+        _guard_filter(IDS[0], _GUARD_MID, "lm"),
+        _guard_filter(IDS[0], _GUARD_MID, "lm._id.x"),
+        _guard_filter(IDS[0], _GUARD_MID, "$lm._id"),
+        _guard_filter(IDS[0], _GUARD_MID, "lm.$id"),
+        {**_guard_filter(IDS[0], _GUARD_MID), "x": 1},
+        {"_id": IDS[0], "$or": [{"lm._id": {"$lte": _GUARD_MID}}, {"lm._id": {"$exists": False}}]},
+        {"_id": IDS[0], "$or": [{"lm._id": {"$lt": _GUARD_MID}}, {"lm._id": {"$exists": 0}}]},
+        {"_id": IDS[0], "$or": [{"lm._id": {"$lt": _GUARD_MID}}, {"lm.x": {"$exists": False}}]},
+        {"_id": IDS[0], "$or": [{"lm._id": {"$lt": _GUARD_MID, "$gt": _GUARD_LOW}},
+                                {"lm._id": {"$exists": False}}]},
+        {"_id": IDS[0], "$or": [{"lm._id": {"$lt": _GUARD_MID}}]},
+        {"_id": {"$eq": IDS[0]}, "$or": [{"lm._id": {"$lt": _GUARD_MID}},
+                                         {"lm._id": {"$exists": False}}]},
+    ]
+    for spec in near_misses:
+        assert embedded_db._guard(spec) is None, spec
+
+
+@pytest.mark.parametrize("cid", [IDS[0], "conv"])
+def test_guarded_updates_match_on_every_last_message_shape(cid, monkeypatch):
+    calls = []
+    original = embedded_db.filter_applies
+
+    def counting(spec, document):
+        calls.append(spec)
+        return original(spec, document)
+
+    monkeypatch.setattr(embedded_db, "filter_applies", counting)
+    for i, last in enumerate(_LAST_MESSAGES):
+        for bound in (_GUARD_LOW, _GUARD_MID, _GUARD_HIGH):
+            twin = Twin()
+            document = {"_id": cid, "n": 0}
+            if last != _MISSING:
+                document["lm"] = copy.deepcopy(last)
+            twin.same(lambda c: c.insert_one(copy.deepcopy(document)))
+            twin.same(lambda c: c.insert_one({"_id": str(cid) + "x", "lm": None}))
+            calls.clear()
+            twin.same(lambda c: c.find(_guard_filter(cid, bound)))
+            twin.same(lambda c: c.count_documents(_guard_filter(cid, bound)))
+            twin.same(lambda c: c.find(_guard_filter(ObjectId() if cid == "conv" else "c", bound)))
+            twin.same(lambda c: c.find(_guard_filter(str(cid) + "x", bound)))
+            twin.same(lambda c: c.update_one(
+                _guard_filter(cid, bound),
+                {"$inc": {f"unread.{IDS[1]}": 1}, "$set": {"lm": {"_id": bound}}},
+            ))
+            twin.same(lambda c: c.update_one(_guard_filter(cid, _GUARD_MID), {"$inc": {"n": 1}}))
+            assert _raw_store(twin.fast) == _raw_store(twin.plain)
+            guard_calls = [spec for spec in calls if "$or" in spec]
+            if i < _GUARD_DECIDED and bound is _GUARD_LOW:
+                assert not guard_calls, last
+            elif i >= _GUARD_DECIDED and bound is _GUARD_LOW:
+                assert guard_calls, last
+
+
+def test_guard_applies_is_filter_applies():
+    from mongomock.filtering import filter_applies
+
+    for cid in (IDS[0], "conv"):
+        for bound in (_GUARD_LOW, _GUARD_MID, _GUARD_HIGH):
+            spec = _guard_filter(cid, bound)
+            guard = embedded_db._guard(spec)
+            for doc_id in (IDS[0], IDS[1], "conv", "other", str(IDS[0]), 5, None, _MISSING):
+                for last in _LAST_MESSAGES:
+                    document = {} if doc_id == _MISSING else {"_id": doc_id}
+                    if last != _MISSING:
+                        document["lm"] = last
+                    assert embedded_db._guard_applies(guard, spec, document) == filter_applies(
+                        spec, document
+                    ), (spec, document)
