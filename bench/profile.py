@@ -1,11 +1,12 @@
 """Where the server's CPU goes during a phase: py-spy samples of the worker, grouped by layer.
 
 py-spy (from PyPI) samples the worker from outside, 100 times a second, without changing it.
-Each sample is a stack of frames. A sample with a mongomock frame anywhere is the embedded
-database's (what a real, indexed MongoDB replaces), one in the hashing pool's threads is bcrypt
-(native code, so only the pool's Python frames show); any other
-is charged to the layer of its innermost frame that belongs to a listed layer, so "chatapp" is
-time in the app's own lines (and stdlib they call directly), while the time chatapp spends inside
+Each sample is a stack of frames. A sample with a mongomock (or chatapp/embedded_db.py) frame
+anywhere is the embedded database's (what a real, indexed MongoDB replaces), one in the hashing
+pool's threads is bcrypt (native code, so only the pool's Python frames show), one whose
+innermost frame is the event loop waiting for I/O is idle and left out; any other is charged
+to the layer of its innermost frame that belongs to a listed layer, so "chatapp" is time in the
+app's own lines (and stdlib they call directly), while the time chatapp spends inside
 MongoEngine, Flask or Socket.IO is charged to those.
 """
 
@@ -17,7 +18,8 @@ from pathlib import Path
 
 # The first two win wherever their frame is; the others go by the innermost frame.
 LAYERS = (
-    ("mongomock (embedded DB)", ("mongomock/",)),
+    # chatapp/embedded_db.py is the embedded database too (mongomock's faster paths).
+    ("mongomock (embedded DB)", ("mongomock/", "chatapp/embedded_db.py")),
     # Hashing runs in native code below run_off_loop's pool threads: no bcrypt frame is seen.
     ("bcrypt (pool threads)", ("bcrypt/", "chatapp/concurrency.py", "eventlet/tpool.py",
                                "gevent/threadpool.py")),
@@ -75,20 +77,28 @@ class Profiler:
         return summarize(self.out_path) if self.out_path.exists() else None
 
 
+# Innermost frames of a loop waiting for I/O: py-spy records them as running (the thread is in a
+# system call), but they are idle time, not CPU any layer spent.
+IDLE_LEAVES = ("Hub.do_poll (eventlet/hubs/", "Hub.run (gevent/hub.py")
+
+
 def summarize(raw_path):
     """Share of non-idle samples per layer, from py-spy's raw (collapsed stacks) output."""
     counts = collections.Counter()
-    total = 0
+    total = idle = 0
     for line in Path(raw_path).read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
+            continue
+        if stack.rpartition(";")[2].startswith(IDLE_LEAVES):
+            idle += int(count)
             continue
         files = _FRAME_FILE.findall(stack)
         counts[classify(files)] += int(count)
         total += int(count)
     shares = {layer: round(100.0 * counts[layer] / total, 1) for layer, _ in LAYERS}
     shares[OTHER] = round(100.0 * counts[OTHER] / total, 1) if total else 0.0
-    return {"samples": total, "share_percent": shares if total else {}}
+    return {"samples": total, "idle_samples": idle, "share_percent": shares if total else {}}
 
 
 def classify(files):

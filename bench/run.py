@@ -283,6 +283,10 @@ async def phase_history(b):
     return {**summary_ms(durations), "errors": len(errors), "cpu": meter.read()}
 
 
+# Busy (non-idle) py-spy samples a phase needs before its CPU is split by layer.
+MIN_SPLIT_SAMPLES = 100
+
+
 @contextmanager
 def generator_gc_paused():
     """No garbage collection in the load generator while it times deliveries (as `timeit`).
@@ -613,8 +617,10 @@ def rows(all_results):
         ]
     def db_split(r, rt):
         x = fixed(r, rt)
-        shares = r["profile"][f"3-messages-{int(rt)}"]["share_percent"]
-        db = x["server_cpu_ms_per_msg"] * shares["mongomock (embedded DB)"] / 100.0
+        profile = r["profile"][f"3-messages-{int(rt)}"]
+        if profile["samples"] < MIN_SPLIT_SAMPLES:  # too few busy samples to split anything
+            return f"n/a ({profile['samples']} busy samples)"
+        db = x["server_cpu_ms_per_msg"] * profile["share_percent"]["mongomock (embedded DB)"] / 100.0
         return f"{db:.2f} / {x['server_cpu_ms_per_msg'] - db:.2f}"
 
     if all_results and all_results[0].get("profile"):
@@ -672,7 +678,7 @@ def report(all_results, meta):
         for name, prof in (r.get("profile") or {}).items():
             if prof and prof.get("samples"):
                 shares = ", ".join(f"{k} {v}%" for k, v in prof["share_percent"].items() if v)
-                text.append(f"  profile {r['worker']} {name} ({prof['samples']} samples): {shares}")
+                text.append(f"  profile {r['worker']} {name} ({prof['samples']} busy samples, {prof.get('idle_samples', 0)} idle): {shares}")
     text.append(f"load average at start {meta['loadavg_start']}, at end {meta['loadavg_end']}; "
                 f"{meta['cpus']} CPUs; database: {meta['database']}")
     return "\n".join(text)
