@@ -5,7 +5,8 @@ by the authenticated user and apply to Socket.IO events too, where Flask-Limiter
 not reach, and Flask-Limiter's hooks ran on every request and socket event (4-8% of a send's
 CPU) although only login and register have a limit. Each limit is a setting in `limits`'
 notation ("20 per second", several separated by ";"); an empty setting disables it. Counters
-live in RATELIMIT_STORAGE_URI (`memory://`: this process; `redis://...`: shared).
+live in RATELIMIT_STORAGE_URI (`memory://`: this process; `limits`' other storages, such as
+Redis, need their client package installed).
 """
 
 import math
