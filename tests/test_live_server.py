@@ -256,11 +256,19 @@ def test_a_token_in_auth_connects_without_a_cookie(new_user, open_tab):
 
 # --- refusals -------------------------------------------------------------------------------
 
-def test_a_socket_without_a_token_is_refused(new_user, open_tab):
-    victim = new_user()
+def test_a_socket_without_a_token_is_refused_or_sees_nothing(new_user, open_tab):
+    victim, friend = new_user(), new_user()
     assert refused(open_tab)
-    # The seed's way: it believed any ?userId=.
-    assert refused(open_tab, query=f"?userId={victim.id}")
+    # The seed's way: it believed any ?userId=. Such a socket now waits, unseen, for the cookie
+    # of a WebSocket upgrade (what a browser sends: tests/test_browser.py) and gets nothing.
+    stranger = open_tab(query=f"?userId={victim.id}")
+    victim_tab = open_tab(victim)
+    victim_tab.wait_online(includes=[victim])
+    friend.send(victim, "for the victim only")
+    victim_tab.wait_messages(1)
+    time.sleep(0.3)  # the stranger's copy would have arrived by now
+    assert stranger.received("newMessage") == []
+    assert stranger.received("getOnlineUsers") == []
 
 
 def test_a_userid_of_another_user_is_refused_even_with_a_valid_cookie(new_user, open_tab):

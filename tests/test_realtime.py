@@ -40,11 +40,26 @@ def test_a_bearer_header_authenticates_the_socket(app, api, connect):
     assert socket.is_connected()
 
 
-def test_a_socket_without_a_token_is_refused(api, connect):
-    _, victim = api.user()
-    # The seed's way: any ?userId= was believed.
+def test_a_socket_with_nothing_but_a_userid_query_gets_nothing(api, connect):
+    alice, alice_user = api.user()
+    victim_client, victim = api.user()
+    # The seed's way: any ?userId= was believed. Here such a socket waits, unseen, for the
+    # cookie of its WebSocket upgrade (tests/test_upgrade_auth.py), and gets nothing meanwhile.
     socket = connect(query_string=f"userId={victim['_id']}")
-    assert not socket.is_connected()
+    assert received(socket, "getOnlineUsers") == []
+    assert send(alice, victim["_id"], "for the victim only").status_code == 201
+    assert socket.get_received() == []
+    ack = socket.emit("sendMessage", {"receiverId": alice_user["_id"], "message": "as the victim"},
+                      callback=True)
+    assert ack == {"ok": False, "message": "User not authenticated."}
+    watcher = connect(victim_client)
+    assert received(watcher, "getOnlineUsers") == [[victim["_id"]]]  # the pending one is not it
+    # Nor does it hear presence changes (the watcher just came online).
+    assert socket.get_received() == []
+
+
+def test_a_socket_with_no_token_and_no_userid_is_refused(connect):
+    assert not connect().is_connected()
 
 
 @pytest.mark.parametrize("token", ["garbage", "", None, 42, {"$ne": None}])
@@ -86,9 +101,11 @@ def test_a_deleted_users_token_is_refused(api, connect):
 
 def test_the_trust_query_escape_hatch_is_off_by_default_and_works_when_on(app, api, connect):
     _, me = api.user()
-    assert not connect(query_string=f"userId={me['_id']}").is_connected()
+    pending = connect(query_string=f"userId={me['_id']}")
+    assert received(pending, "getOnlineUsers") == []  # off: waits for a cookie, sees nothing
     app.config["SOCKET_TRUST_QUERY_USER_ID"] = True
-    assert connect(query_string=f"userId={me['_id']}").is_connected()
+    trusted = connect(query_string=f"userId={me['_id']}")
+    assert received(trusted, "getOnlineUsers") == [[me["_id"]]]
     # Even then, only ids of existing users.
     assert not connect(query_string="userId=" + "0" * 24).is_connected()
     assert not connect(query_string="userId=nonsense").is_connected()

@@ -9,6 +9,11 @@ from chatapp.extensions import socketio
 NAMESPACE = "/"
 
 
+# The room of every authenticated socket: presence lists go to it, not to sockets still waiting
+# to prove who they are (`upgrade_auth`).
+SIGNED_IN_ROOM = "signed-in"
+
+
 def user_room(user_id):
     """The room every socket of one user joins."""
     return f"user:{user_id}"
@@ -46,5 +51,9 @@ def emit_typing(user_id, indicator):
 
 
 def emit_online_users(user_ids, to=None, skip_sid=None):
-    """`getOnlineUsers`: the ids of everyone online, to one socket (`to`) or to everyone."""
-    socketio.emit("getOnlineUsers", list(user_ids), to=to, skip_sid=skip_sid, namespace=NAMESPACE)
+    """`getOnlineUsers`: the ids of everyone online, to one socket (`to`) or to every
+    authenticated socket."""
+    socketio.emit(
+        "getOnlineUsers", list(user_ids), to=to or SIGNED_IN_ROOM, skip_sid=skip_sid,
+        namespace=NAMESPACE,
+    )

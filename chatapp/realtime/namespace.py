@@ -1,21 +1,25 @@
 """The Socket.IO namespace: authenticate on connect, join the user's room, keep presence.
 
 A socket is identified by the same JWT as the HTTP API: the `token` cookie sent with the
-handshake, `auth: {token}` from socket.io-client, or an `Authorization: Bearer` header. The
-seed's `?userId=` query is never trusted on its own: when present it must name the token's user.
+handshake, `auth: {token}` from socket.io-client, an `Authorization: Bearer` header, or the
+cookie of its WebSocket upgrade (`upgrade_auth`: how the unmodified React client's socket, whose
+polling handshake carries no cookie, proves who it is). The seed's `?userId=` query is never
+trusted on its own: when present it must name the token's user.
 """
 
 import logging
 from functools import wraps
 
-from flask import current_app, request, session
-from flask_socketio import ConnectionRefusedError, Namespace, join_room
+from flask import current_app, request
+from flask_socketio import ConnectionRefusedError, Namespace
+from werkzeug.http import parse_cookie
 
 from chatapp import ratelimit
 from chatapp.api.auth import TOKEN_COOKIE, authenticate
 from chatapp.errors import ApiError, InvalidInput, NotAuthenticated
 from chatapp.realtime import events
 from chatapp.realtime.presence import PresenceBroadcaster, presence
+from chatapp.realtime.upgrade_auth import PENDING_SECONDS, UpgradeAuthenticator, UpgradeMiddleware
 from chatapp.services import conversations, messages, typing_indicators
 from chatapp.services.users import user_exists
 from chatapp.validation import is_object_id
@@ -37,7 +41,8 @@ def socket_token(auth):
 
 
 def identify(auth):
-    """The user id a connecting socket may act as; raises ConnectionRefusedError otherwise."""
+    """The user id a connecting socket may act as, or None when it must wait for the cookie of
+    its WebSocket upgrade (no token, but a `userId` query); raises ConnectionRefusedError."""
     config = current_app.config
     claimed = request.args.get("userId") or None
     token = socket_token(auth)
@@ -46,6 +51,8 @@ def identify(auth):
         if is_object_id(claimed) and user_exists(claimed):
             return claimed
         raise ConnectionRefusedError("unknown userId")
+    if token is None and claimed and is_object_id(claimed):
+        return None
     try:
         user_id = authenticate(token, config["JWT_SECRET_KEY"])
     except ApiError as error:
@@ -86,15 +93,20 @@ def payload(args):
 
 
 def current_user_id(*, still_exists=False):
-    """The user this socket authenticated as on connect.
+    """The user this socket authenticated as; NotAuthenticated while it waits for its upgrade.
 
     With `still_exists`, also checks the account was not deleted since (as every HTTP call does);
     used before writes, so a deleted user's open tab cannot go on sending.
     """
-    user_id = session["user_id"]
-    if still_exists and not user_exists(user_id):
+    user_id = presence.user_of(request.sid)
+    if user_id is None or (still_exists and not user_exists(user_id)):
         raise NotAuthenticated("User not authenticated.")
     return user_id
+
+
+def cookie_token(environ):
+    """The `token` cookie of a raw WSGI request."""
+    return parse_cookie(environ).get(TOKEN_COOKIE)
 
 
 class ChatNamespace(Namespace):
@@ -103,22 +115,65 @@ class ChatNamespace(Namespace):
     Handlers parse the payload and call one service; events go out via `events` only.
     """
 
-    def __init__(self, namespace, broadcaster):
+    def __init__(self, namespace, broadcaster, app):
         super().__init__(namespace)
         self.broadcaster = broadcaster
+        self.app = app
+        self.upgrades = UpgradeAuthenticator()
 
     def on_connect(self, auth=None):
-        user_id = identify(auth)
         sid = request.sid
-        session["user_id"] = user_id  # this socket's own session: kept for its events
-        join_room(events.user_room(user_id))
+        user_id = identify(auth)
+        if user_id is None:
+            claimed = request.args["userId"]
+            eio_sid = self._eio_sid(sid)
+            user_id = self.upgrades.wait_for_upgrade(eio_sid, sid, claimed)
+            if user_id is None:  # pending: nothing to see until the upgrade's cookie proves it
+                self.socketio.start_background_task(self._expire, eio_sid, sid)
+                return
+            if user_id != claimed:
+                raise ConnectionRefusedError("userId does not match the authenticated user")
+        self.admit(user_id, sid)
+
+    def admit(self, user_id, sid):
+        """Socket `sid` is `user_id`'s: it joins their room and is online."""
+        self.socketio.server.enter_room(sid, events.user_room(user_id), namespace=self.namespace)
+        self.socketio.server.enter_room(sid, events.SIGNED_IN_ROOM, namespace=self.namespace)
         came_online = presence.add(user_id, sid)
         # The new socket always gets the current list at once, whatever else is coalesced.
         events.emit_online_users(presence.online_user_ids(), to=sid)
         if came_online:
             self.broadcaster.changed(skip_sid=sid)
 
+    def on_upgrade(self, eio_sid, token):
+        """A WebSocket upgrade of session `eio_sid` carried `token` (see `upgrade_auth`)."""
+        with self.app.app_context():
+            user_id = authenticate(token, self.app.config["JWT_SECRET_KEY"])  # or ApiError
+        waiting = self.upgrades.upgraded(
+            eio_sid, user_id,
+            connected=lambda: self.socketio.server.manager.sid_from_eio_sid(eio_sid, self.namespace),
+        )
+        if waiting is None:
+            return
+        sid, claimed = waiting
+        if claimed != user_id:
+            log.info("Socket %s claimed user %s but upgraded with %s's token", sid, claimed, user_id)
+            self.socketio.server.disconnect(sid, namespace=self.namespace)
+            return
+        self.admit(user_id, sid)
+
+    def _expire(self, eio_sid, sid):
+        self.socketio.sleep(PENDING_SECONDS)
+        if self.upgrades.give_up(eio_sid, sid):
+            self.socketio.server.disconnect(sid, namespace=self.namespace)
+
+    def _eio_sid(self, sid):
+        return self.socketio.server.manager.eio_sid_from_sid(sid, self.namespace)
+
     def on_disconnect(self, reason=None):
+        eio_sid = self._eio_sid(request.sid)
+        if eio_sid is not None:
+            self.upgrades.forget(eio_sid)
         _, went_offline = presence.remove(request.sid)
         if went_offline:
             self.broadcaster.changed()
@@ -195,7 +250,10 @@ def init_app(app, socketio):
     )
     broadcaster.window = app.config["PRESENCE_BROADCAST_WINDOW_MS"] / 1000.0
     # After socketio.init_app: registered earlier, it would bind to a previous app's server.
-    socketio.on_namespace(ChatNamespace(events.NAMESPACE, broadcaster))
+    namespace = ChatNamespace(events.NAMESPACE, broadcaster, app)
+    socketio.on_namespace(namespace)
+    # Outside Flask-SocketIO's middleware, so it sees each upgrade before Engine.IO handles it.
+    app.wsgi_app = UpgradeMiddleware(app.wsgi_app, cookie_token, namespace.on_upgrade)
     if app.config["SOCKET_TRUST_QUERY_USER_ID"]:
         log.warning(
             "SOCKET_TRUST_QUERY_USER_ID is on: sockets without a token may connect as any "

@@ -43,6 +43,11 @@ class Presence:
             self._sockets_by_user.pop(user_id, None)
             return user_id, True
 
+    def user_of(self, sid):
+        """The user socket `sid` belongs to, or None (not connected, or not yet authenticated)."""
+        with self._lock:
+            return self._user_by_socket.get(sid)
+
     def online_user_ids(self):
         with self._lock:
             return list(self._sockets_by_user)

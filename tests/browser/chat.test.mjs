@@ -196,11 +196,20 @@ async function chat(browser, pages) {
     ["Hello Bob, live from Alice", "Still there, Bob?"]);
   assert.equal(await bobSecondTab.locator("#older").isHidden(), true, "an older page after the oldest");
 
-  log("without withCredentials the polling handshake carries no cookie; websocket-only does");
+  log("the React client's socket options: no cookie on the polling connect, the cookie on the upgrade");
   const aliceId = await bobSecondTab.locator(userIn(alice.username)).getAttribute("data-user-id");
-  assert.match(await trySocket(alicePage, aliceId, {}), /^refused: authentication failed/);
-  assert.equal(await trySocket(alicePage, aliceId, { transports: ["websocket"] }), "connected");
-  assert.equal(await trySocket(alicePage, aliceId, { withCredentials: true }), "connected");
+  // Another page of Alice's (her cookie): the server closes some of these sessions, and a poll
+  // of theirs still in flight then gets a 400 in that page's console, as expected.
+  const probes = await openPage(alicePage.context(), "alice probes");
+  assert.equal(await tryRealtime(probes, aliceId, {}), "online list");
+  assert.equal(await tryRealtime(probes, aliceId, { transports: ["websocket"] }), "online list");
+  assert.equal(await tryRealtime(probes, aliceId, { withCredentials: true }), "online list");
+  log("a userId that is not the cookie's user is disconnected at the upgrade");
+  assert.equal(await tryRealtime(probes, bobId, {}), "disconnected: io server disconnect");
+  log("a socket that never upgrades (polling only, no cookie) gets nothing, then is disconnected");
+  assert.equal(await tryRealtime(probes, aliceId, { transports: ["polling"] }, 15_000),
+    "disconnected: io server disconnect");
+  await probes.close();
 
   log("the same client served by the backend itself at / (make run), same-origin");
   const sameOrigin = await openPage(await browser.newContext(), "alice same-origin", `${API}/`);
@@ -222,15 +231,24 @@ async function chat(browser, pages) {
   }
 }
 
-// Open one more socket from `page` with these options; "connected" or "refused: <why>".
-function trySocket(page, userId, options) {
-  return page.evaluate(({ api, userId, options }) => new Promise((resolve) => {
+// Open one more socket from `page` with these options, claiming `userId`: "online list" when it
+// receives getOnlineUsers (it is authenticated), "refused: <why>", "disconnected: <reason>", or
+// "no answer" after `waitMs`.
+function tryRealtime(page, userId, options, waitMs = 5000) {
+  return page.evaluate(({ api, userId, options, waitMs }) => new Promise((resolve) => {
     const socket = io(api, { ...options, query: { userId }, reconnection: false, forceNew: true });
-    const done = (outcome) => { socket.disconnect(); resolve(outcome); };
-    socket.on("connect", () => done("connected"));
+    let settled = false;
+    const done = (outcome) => {
+      if (settled) return;
+      settled = true;
+      socket.disconnect();
+      resolve(outcome);
+    };
+    socket.on("getOnlineUsers", () => done("online list"));
     socket.on("connect_error", (error) => done(`refused: ${error.message}`));
-    setTimeout(() => done("no answer"), 5000);
-  }), { api: API, userId, options });
+    socket.on("disconnect", (reason) => done(`disconnected: ${reason}`));
+    setTimeout(() => done("no answer"), waitMs);
+  }), { api: API, userId, options, waitMs });
 }
 
 async function screenshots(pages, kind) {
