@@ -104,3 +104,16 @@ def test_only_websocket_upgrades_of_a_session_are_looked_at():
 def test_the_server_uses_it(app):
     handler = socketio.server.namespace_handlers["/"]
     assert isinstance(handler.upgrades, UpgradeAuthenticator)
+
+
+def test_an_upgrade_whose_check_fails_leaves_the_socket_waiting(app, api, connect, monkeypatch):
+    """A database error while checking the cookie must not break the upgrade request."""
+    bob, bob_user = api.user()
+    socket = react_socket(connect, bob_user)
+
+    def database_down(*args, **kwargs):
+        raise RuntimeError("database unreachable")
+
+    monkeypatch.setattr(chat_namespace, "authenticate", database_down)
+    upgrade(app, socket, bob.get_cookie("token").value)  # no exception escapes
+    assert socket.is_connected() and socket.get_received() == []

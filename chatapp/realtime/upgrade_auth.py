@@ -17,11 +17,14 @@ The upgrade may also reach the server before the connect (they travel on differe
 connections); its identity then waits, briefly, for the connect of its session.
 """
 
+import logging
 import threading
 import time
 from urllib.parse import parse_qs
 
 from chatapp.errors import ApiError
+
+log = logging.getLogger(__name__)
 
 # How long a pending socket may wait for its upgrade before it is disconnected, seconds.
 PENDING_SECONDS = 10.0
@@ -124,4 +127,6 @@ class UpgradeMiddleware:
                     self.on_upgrade(eio_sid, token)
                 except ApiError:
                     pass  # not a valid token: the upgrade proves nothing
+                except Exception:  # e.g. the database is down: the socket stays pending
+                    log.exception("Could not authenticate the upgrade of session %s", eio_sid)
         return self.wsgi_app(environ, start_response)
