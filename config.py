@@ -82,8 +82,9 @@ class Config:
     PRESENCE_BROADCAST_WINDOW_MS = _env_int("PRESENCE_BROADCAST_WINDOW_MS", 100)
     # Largest Socket.IO packet a client may send, bytes.
     SOCKET_MAX_PAYLOAD = _env_int("SOCKET_MAX_PAYLOAD", 64 * 1024)
-    # Development only: let a socket with no token connect as its ?userId= (the unmodified
-    # React client's way). Refused in production.
+    # Development only: let a socket with no token connect as its ?userId= at once (the Node
+    # backend's way; the React client needs it only when its socket cannot upgrade to a
+    # WebSocket, whose cookie otherwise proves the user). Refused in production.
     SOCKET_TRUST_QUERY_USER_ID = _env_bool("SOCKET_TRUST_QUERY_USER_ID", False)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
