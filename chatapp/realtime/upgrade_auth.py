@@ -66,11 +66,6 @@ class UpgradeAuthenticator:
                 self._upgraded[eio_sid] = (user_id, now)
             return waiting
 
-    def is_pending(self, eio_sid, sid):
-        with self._lock:
-            waiting = self._pending.get(eio_sid)
-            return waiting is not None and waiting[0] == sid
-
     def forget(self, eio_sid):
         """Session `eio_sid` is gone: it waits for nothing any more."""
         with self._lock:
@@ -85,11 +80,6 @@ class UpgradeAuthenticator:
                 return False
             del self._pending[eio_sid]
             return True
-
-    def clear(self):
-        with self._lock:
-            self._pending.clear()
-            self._upgraded.clear()
 
     def _forget_old_upgrades(self, now):
         stale = [k for k, (_, at) in self._upgraded.items() if now - at > UPGRADE_MEMORY_SECONDS]
