@@ -205,14 +205,19 @@ def test_with_options_keeps_the_fast_class(twin):
     assert type(twin.fast.database.client.get_database("db")) is embedded_db.Database
 
 
+def _same_reads(twin, spec):
+    """Finds, counts, and sorted/limited finds of `spec` answer the same on both sides."""
+    twin.same(lambda c: c.find(spec))
+    twin.same(lambda c: c.count_documents(spec))
+    twin.same(lambda c: c.find_one(spec))
+    twin.same(lambda c: c.find(spec).sort("_id", DESCENDING).limit(5))
+    twin.same(lambda c: c.find(spec).sort([("n", ASCENDING)]).skip(2).limit(3))
+
+
 def test_finds_counts_and_sorts_match(twin):
     docs = list(twin.plain.find())
     for spec in _filters(docs):
-        twin.same(lambda c: c.find(spec))
-        twin.same(lambda c: c.count_documents(spec))
-        twin.same(lambda c: c.find_one(spec))
-        twin.same(lambda c: c.find(spec).sort("_id", DESCENDING).limit(5))
-        twin.same(lambda c: c.find(spec).sort([("n", ASCENDING)]).skip(2).limit(3))
+        _same_reads(twin, spec)
         twin.same(lambda c: c.find(spec, {"tag": 1}).sort("_id", ASCENDING))
 
 
@@ -491,11 +496,7 @@ def test_hashed_finds_counts_and_sorts_match(hash_share, hash_lookups):
     docs = _docs(90, seed=5)
     twin = _indexed_twin(docs)
     for spec in _filters(docs):
-        twin.same(lambda c: c.find(spec))
-        twin.same(lambda c: c.count_documents(spec))
-        twin.same(lambda c: c.find_one(spec))
-        twin.same(lambda c: c.find(spec).sort("_id", DESCENDING).limit(5))
-        twin.same(lambda c: c.find(spec).sort([("n", ASCENDING)]).skip(2).limit(3))
+        _same_reads(twin, spec)
     assert hash_lookups  # the index answered (with 'always', every filter on k, owner, tag)
     if hash_share == "always":
         assert {field for field, _ in hash_lookups} >= {"k", "owner", "tag"}
