@@ -8,7 +8,12 @@ import pytest
 from bson import ObjectId
 from datetime import datetime, timedelta, timezone
 
+from mongoengine.errors import NotUniqueError
+from mongoengine.errors import ValidationError as DocumentInvalid
+
+from chatapp import auth
 from chatapp.models import User
+from chatapp.services import messages
 
 SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
 
@@ -226,3 +231,43 @@ def test_a_chunked_body_within_max_content_length_is_read_whole(app, client):
         "confirmPassword": "secret1", "gender": "male",
     }).encode()
     assert _post_chunked(client, "/api/v1/user/register", body).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "error, status, message",
+    [
+        (NotUniqueError("duplicate key"), 409, "That already exists."),
+        (DocumentInvalid("bad field"), 400, "Invalid data."),
+        (RuntimeError("boom"), 500, "Internal server error."),
+    ],
+)
+def test_an_error_sounds_the_same_over_http_and_in_a_socket_ack(
+    api, connect, monkeypatch, error, status, message
+):
+    """The same failure of a send gives the same message whichever door the send came through."""
+    alice, _ = api.user()
+    _, bob_user = api.user()
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(messages, "send_message", fail)
+    response = alice.post(f"/api/v1/message/send/{bob_user['_id']}", json={"message": "hi"})
+    assert response.status_code == status
+    assert response.get_json() == {"message": message, "success": False}
+    socket = connect(alice)
+    ack = socket.emit("sendMessage", {"receiverId": bob_user["_id"], "message": "hi"}, callback=True)
+    assert ack == {"ok": False, "message": message}
+
+
+def test_a_connect_that_fails_unexpectedly_is_refused(api, connect, monkeypatch, caplog):
+    """A database error while checking a socket's token refuses it: never an unchecked socket."""
+    alice, _ = api.user()
+
+    def database_down(*args, **kwargs):
+        raise RuntimeError("database unreachable")
+
+    monkeypatch.setattr(auth, "user_exists", database_down)
+    socket = connect(alice)
+    assert not socket.is_connected()
+    assert "Unhandled error" in caplog.text

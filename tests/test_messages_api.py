@@ -197,12 +197,11 @@ def test_conversation_keeps_no_growing_array_of_message_ids(api):
 def test_racing_first_messages_share_one_conversation(api):
     """The other sender's first message made the conversation a moment ago (this process has not
     seen it): ours meets the unique pairKey and is stored in theirs, not in a second one."""
-    from chatapp.services.messages import pair_key
 
     alice, alice_user = api.user()
     bob, bob_user = api.user()
     Conversation._get_collection().insert_one({
-        "pairKey": pair_key(alice_user["_id"], bob_user["_id"]),
+        "pairKey": Conversation.key_for(alice_user["_id"], bob_user["_id"]),
         "participants": [ObjectId(bob_user["_id"]), ObjectId(alice_user["_id"])],
     })
     assert send(alice, bob_user["_id"], "first!").status_code == 201

@@ -27,3 +27,16 @@ def refuse_truncated_body():
     """
     if request.content_length is None:
         request.stream.read(1)
+
+
+def parse_limit(raw, *, default, maximum):
+    """A page size from a query string: default when absent, capped at `maximum`."""
+    if raw is None or raw == "":
+        return default
+    try:
+        limit = int(raw)
+    except (TypeError, ValueError):
+        raise InvalidInput("limit must be a positive integer") from None
+    if limit < 1:
+        raise InvalidInput("limit must be a positive integer")
+    return min(limit, maximum)

@@ -3,7 +3,7 @@
 from flask import Blueprint, current_app, g, jsonify, request
 
 from chatapp import ratelimit
-from chatapp.api import json_body
+from chatapp.api import json_body, parse_limit
 from chatapp.api.auth import login_required
 from chatapp.services import conversations, messages
 
@@ -45,7 +45,7 @@ def mark_read(other_id):
 def history(other_id):
     """A page of the caller's conversation with `other_id` (`?before=` or `?after=`, `&limit=`)."""
     config = current_app.config
-    limit = messages.parse_limit(
+    limit = parse_limit(
         request.args.get("limit"),
         default=config["HISTORY_PAGE_SIZE"],
         maximum=config["HISTORY_MAX_PAGE_SIZE"],

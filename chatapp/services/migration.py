@@ -14,7 +14,6 @@ from pymongo.errors import DuplicateKeyError
 
 from chatapp.clock import utc_now
 from chatapp.models import Conversation, Message
-from chatapp.services.messages import pair_key
 
 BATCH = 1000
 
@@ -33,7 +32,7 @@ def migrate_node_data(report=lambda line: None):
             counts["conversations skipped (not two participants)"] += 1
             report(f"skipped conversation {doc['_id']}: participants {people}")
             continue
-        key = pair_key(*people)
+        key = Conversation.key_for(*people)
         try:
             conversations.update_one(
                 {"_id": doc["_id"], "pairKey": {"$exists": False}}, {"$set": {"pairKey": key}}
@@ -67,7 +66,7 @@ def migrate_node_data(report=lambda line: None):
             counts["messages skipped (no pair)"] += 1
             report(f"skipped message {doc['_id']}: sender {sender}, receiver {receiver}")
             continue
-        key = pair_key(sender, receiver)
+        key = Conversation.key_for(sender, receiver)
         if key not in found:
             found[key] = _conversation_for(
                 conversations, key, sender, receiver, doc.get("createdAt")
@@ -143,23 +142,10 @@ def _summarise(conversations, messages, conversation_id):
     )
     if newest is None:
         return False
-    summary = {
-        "_id": newest["_id"],
-        "senderId": newest.get("senderId"),
-        "message": (newest.get("message") or "")[:200],
-        "createdAt": newest.get("createdAt"),
-    }
-    update = {"$set": {"lastMessage": summary}}
+    update = {"$set": {"lastMessage": Conversation.summary_of(newest)}}
     if newest.get("createdAt") is not None:
         update["$max"] = {"updatedAt": newest["createdAt"]}
     result = conversations.update_one(
-        {
-            "_id": conversation_id,
-            "$or": [
-                {"lastMessage._id": {"$lt": newest["_id"]}},
-                {"lastMessage._id": {"$exists": False}},
-            ],
-        },
-        update,
+        {"_id": conversation_id, **Conversation.older_than(newest["_id"])}, update
     )
     return result.modified_count > 0
