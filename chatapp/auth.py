@@ -1,4 +1,4 @@
-"""Who is calling: the token from a cookie, a Bearer header or a socket's `auth`, verified, its user.
+"""Who is calling: a token from a cookie, a Bearer header or a socket's `auth`, and its user.
 
 Used alike by HTTP (`api.auth.login_required`), by sockets (`realtime.namespace`) and by the
 WebSocket-upgrade login (`realtime.upgrade_login`); knows nothing of Flask's request or of

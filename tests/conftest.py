@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from chatapp import db
+from chatapp import caches, db
 from chatapp.app import create_app
 from chatapp.extensions import socketio
 from config import TestConfig
@@ -19,6 +19,7 @@ def app():
     db.drop_all()  # a real TEST_MONGO_URI database keeps data between tests; mongomock does not
     yield app
     db.drop_all()
+    caches.clear_all()  # nothing a test verified is remembered by the next
 
 
 @pytest.fixture

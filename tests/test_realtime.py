@@ -44,7 +44,7 @@ def test_a_socket_with_nothing_but_a_userid_query_gets_nothing(api, connect):
     alice, alice_user = api.user()
     victim_client, victim = api.user()
     # The seed's way: any ?userId= was believed. Here such a socket waits, unseen, for the
-    # cookie of its WebSocket upgrade (tests/test_upgrade_auth.py), and gets nothing meanwhile.
+    # cookie of its WebSocket upgrade (tests/test_upgrade_login.py), and gets nothing meanwhile.
     socket = connect(query_string=f"userId={victim['_id']}")
     assert received(socket, "getOnlineUsers") == []
     assert send(alice, victim["_id"], "for the victim only").status_code == 201

@@ -1,4 +1,4 @@
-"""`login_required`: the HTTP door of chatapp.auth (replaces the seed's isAuthenticated middleware)."""
+"""`login_required`: HTTP's door to chatapp.auth (the seed's isAuthenticated middleware)."""
 
 from functools import wraps
 

@@ -121,7 +121,7 @@ class UpgradeLogin:
             return
         sid, claimed = waiting
         if claimed != user_id:
-            log.info("Socket %s claimed user %s but upgraded with %s's token", sid, claimed, user_id)
+            log.info("Socket %s claimed %s but upgraded with %s's token", sid, claimed, user_id)
             server.disconnect(sid, namespace=self.namespace.namespace)
             return
         self.namespace.admit(user_id, sid)

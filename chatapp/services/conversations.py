@@ -56,7 +56,7 @@ def list_conversations(user_id, *, limit, before=None):
 
 def make_cursor(doc):
     """`<updatedAt in ms since the epoch>_<conversation id>`: a position in the list's order."""
-    updated_at = (doc.get("updatedAt") or _EPOCH).replace(tzinfo=None)
+    updated_at = (doc.get(Conversation.updated_at.db_field) or _EPOCH).replace(tzinfo=None)
     millis = (updated_at - _EPOCH) // timedelta(milliseconds=1)
     return f"{millis}_{doc['_id']}"
 
@@ -70,7 +70,7 @@ def parse_cursor(raw):
 
 def _other(doc, user):
     """The participant who is not `user` (conversations are between two people)."""
-    return next((p for p in doc.get("participants", []) if p != user), None)
+    return next((p for p in doc.get(Conversation.participants.db_field, []) if p != user), None)
 
 
 def mark_read(reader_id, other_id, message_id=None):
@@ -102,7 +102,7 @@ def mark_read(reader_id, other_id, message_id=None):
         return _receipt(None, reader, None, unread=0)
     conversation_id = conversation["_id"]
     if target is None:
-        target = (conversation.get("lastMessage") or {}).get("_id")
+        target = (conversation.get(Conversation.last_message.db_field) or {}).get("_id")
         if target is None:
             return _receipt(conversation_id, reader, None, unread=0)
     elif not Message.objects(id=target, conversation_id=conversation_id).only("id").first():

@@ -3,6 +3,7 @@
 from mongoengine.errors import NotUniqueError
 
 from chatapp import serializers, validation
+from chatapp.clock import utc_now
 from chatapp.errors import Conflict, InvalidInput, NotFoundError, PayloadTooLarge
 from chatapp.models import Conversation, Message
 from chatapp.realtime import events
@@ -37,15 +38,17 @@ def send_message(
         raise NotFoundError("Receiver not found")
 
     conversation_id = get_or_create_conversation(sender, receiver)
-    message = Message(
-        conversation_id=conversation_id,
-        sender_id=sender,
-        receiver_id=receiver,
-        message=text,
-        client_message_id=client_message_id,
-    )
+    now = utc_now()  # one moment for both: a new message was never updated
     try:
-        message.save(force_insert=True)
+        message = Message(
+            conversation_id=conversation_id,
+            sender_id=sender,
+            receiver_id=receiver,
+            message=text,
+            client_message_id=client_message_id,
+            created_at=now,
+            updated_at=now,
+        ).save(force_insert=True)
     except NotUniqueError:
         if client_message_id is None:
             raise
@@ -73,16 +76,12 @@ def _first_attempt(sender, receiver, text, client_message_id):
     A key reused for a different message is the client's bug, answered with 409 rather than
     with a message that is not the one it just asked to send.
     """
-    first = (
-        Message.objects(sender_id=sender, client_message_id=client_message_id)
-        .as_pymongo()
-        .first()
-    )
+    first = Message.objects(sender_id=sender, client_message_id=client_message_id).first()
     if first is None:  # the unique index said it exists; it was deleted since
         raise Conflict("clientMessageId was already used")
-    if first.get("receiverId") != receiver or first.get("message") != text:
+    if first.receiver_id != receiver or first.message != text:
         raise Conflict("clientMessageId was already used for a different message")
-    return serializers.message(first)
+    return serializers.message(first.to_mongo())
 
 
 def get_or_create_conversation(user_a, user_b):
@@ -124,12 +123,14 @@ def list_messages(user_id, other_id, *, limit, before=None, after=None):
     if user == other:
         raise InvalidInput("You have no conversation with yourself")
 
-    conversation = Conversation.objects(pair_key=Conversation.key_for(user, other)).only("id").first()
+    key = Conversation.key_for(user, other)
+    conversation = Conversation.objects(pair_key=key).only("id").first()
     if conversation is None:
         return [], None
     history = Message.objects(conversation_id=conversation.id)
     if after is not None:
-        oldest_first = list(history.filter(id__gt=after).order_by("id").limit(limit + 1).as_pymongo())
+        newer = history.filter(id__gt=after).order_by("id")
+        oldest_first = list(newer.limit(limit + 1).as_pymongo())
         page = oldest_first[:limit]
         next_after = str(page[-1]["_id"]) if len(oldest_first) > limit else None
         return [serializers.message(doc) for doc in page], next_after
@@ -156,6 +157,7 @@ def _record_sent(conversation_id, receiver, message):
         Conversation.last_message.db_field: Conversation.summary_of(message),
         Conversation.updated_at.db_field: message[Message.created_at.db_field],
     }
-    newest = Conversation.objects(id=conversation_id, __raw__=Conversation.older_than(message["_id"]))
+    conversation = Conversation.objects(id=conversation_id)
+    newest = conversation.filter(__raw__=Conversation.older_than(message["_id"]))
     if not newest.update_one(__raw__={**count, "$set": summary}):
-        Conversation.objects(id=conversation_id).update_one(__raw__=count)
+        conversation.update_one(__raw__=count)
