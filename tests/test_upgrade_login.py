@@ -6,11 +6,11 @@ import time
 import pytest
 from werkzeug.test import EnvironBuilder
 
-from chatapp.extensions import socketio
 from chatapp import auth
+from chatapp.extensions import socketio
 from chatapp.realtime import upgrade_login
 from chatapp.realtime.upgrade_login import UpgradeAuthenticator, UpgradeLogin, websocket_upgrade
-from tests.conftest import received, send
+from tests.helpers.chat import received, send
 
 
 def upgrade(app, socket, token):
