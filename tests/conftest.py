@@ -10,6 +10,8 @@ from chatapp.app import create_app
 from chatapp.extensions import socketio
 from config import TestConfig
 from tests.helpers.chat import Api
+# Also importable from here for tests written before tests/helpers/chat.py (new ones import that).
+from tests.helpers.chat import PASSWORD, _counter, history, received, send, sent  # noqa: F401
 
 
 @pytest.fixture
