@@ -1,8 +1,15 @@
-"""The HTTP half of the seed's controllers: thin blueprints that parse, call a service, respond."""
+"""The HTTP half of the seed's controllers: thin blueprints that parse, call a service, respond.
+
+This package holds what they share: the JSON body, the page size and the next-page headers.
+"""
 
 from flask import request
 
 from chatapp.errors import InvalidInput
+
+# The cursor of a list's next page; the body stays the bare array the React client expects.
+NEXT_PAGE_HEADER = "X-Next-Before"  # paging back (older messages, less recent conversations)
+NEXT_AFTER_HEADER = "X-Next-After"  # catching up on newer messages (`?after=`)
 
 
 def json_body():

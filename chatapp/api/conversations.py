@@ -2,9 +2,8 @@
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from chatapp.api import parse_limit
+from chatapp.api import NEXT_PAGE_HEADER, parse_limit
 from chatapp.api.auth import login_required
-from chatapp.api.messages import NEXT_PAGE_HEADER
 from chatapp.services import conversations
 
 blueprint = Blueprint("conversations", __name__, url_prefix="/api/v1/conversations")

@@ -3,15 +3,11 @@
 from flask import Blueprint, current_app, g, jsonify, request
 
 from chatapp import ratelimit
-from chatapp.api import json_body, parse_limit
+from chatapp.api import NEXT_AFTER_HEADER, NEXT_PAGE_HEADER, json_body, parse_limit
 from chatapp.api.auth import login_required
 from chatapp.services import conversations, messages
 
 blueprint = Blueprint("messages", __name__, url_prefix="/api/v1/message")
-
-# The cursor of the next page; the body stays the bare array the React client expects.
-NEXT_PAGE_HEADER = "X-Next-Before"  # paging back through older history
-NEXT_AFTER_HEADER = "X-Next-After"  # catching up on newer messages (`?after=`)
 
 
 @blueprint.post("/send/<receiver_id>")
