@@ -1,9 +1,10 @@
-"""Every in-process cache of the app, and `clear_all()`, which the app factory and the tests call.
+"""Caches of what the app verified, and `clear_all()`, which the app factory and the tests call.
 
 A cache belongs here only when its answer is the same in every worker process (a pure function
 of its key), so that running several workers cannot make one of them answer from stale memory.
 Anything whose truth lives in the database (does this user exist? which conversation is this
-pair's?) is asked of the database, whose indexes answer it.
+pair's?) is asked of the database, whose indexes answer it. (Two `functools.lru_cache`s memoize
+constants of the configuration, `ratelimit._parse` and `users._dummy_hash`: nothing to reset.)
 """
 
 import threading
