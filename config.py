@@ -88,6 +88,12 @@ class Config:
     SOCKET_TRUST_QUERY_USER_ID = _env_bool("SOCKET_TRUST_QUERY_USER_ID", False)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
+    # Group conversations (docs/groups.md): the most members a group holds besides its creator
+    # (a new group names 2 to this many), and how many group creations, renames and membership
+    # changes one user may make (empty disables).
+    GROUP_MAX_MEMBERS = _env_int("GROUP_MAX_MEMBERS", 100)
+    GROUP_RATE_LIMIT = os.environ.get("GROUP_RATE_LIMIT", "2 per second;30 per minute")
+
 class ProductionConfig(Config):
     ENV_NAME = "production"
     COOKIE_SECURE = _env_bool("COOKIE_SECURE", True)
@@ -105,6 +111,7 @@ class TestConfig(Config):
     REGISTER_LIMIT = ""
     ASYNC_MODE = "threading"
     PRESENCE_BROADCAST_WINDOW_MS = 0
+    GROUP_RATE_LIMIT = ""  # tests of the limit set their own
 
 
 def config_from_env():

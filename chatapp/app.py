@@ -59,11 +59,13 @@ def register_extensions(app):
 
 def register_blueprints(app):
     from chatapp.api import conversations, health, messages, users, web
+    from chatapp.api import groups
 
     app.register_blueprint(users.blueprint)
     app.register_blueprint(messages.blueprint)
     app.register_blueprint(conversations.blueprint)
     app.register_blueprint(health.blueprint)
+    app.register_blueprint(groups.blueprint)  # docs/groups.md
     if app.config["ENV_NAME"] != "production":
         app.register_blueprint(web.blueprint)  # the demo client at `/`: development only
 

@@ -4,11 +4,11 @@ import logging
 
 import mongoengine
 
-from chatapp.models import Conversation, Message, User
+from chatapp.models import Conversation, Membership, Message, User
 
 log = logging.getLogger(__name__)
 
-DOCUMENTS = (User, Conversation, Message)
+DOCUMENTS = (User, Conversation, Message, Membership)
 
 
 def init_app(app):

@@ -46,6 +46,11 @@ class Conversation(Document):
 
     participants = ListField(ObjectIdField(), required=True)
     pair_key = StringField(db_field="pairKey")
+    # Absent for a pair (every conversation the Node backend wrote); "group" for a group
+    # (services.groups), whose `participants` are its current members and whose `pairKey` is
+    # "group:<id>" (unique like a pair's: FerretDB has no sparse indexes).
+    kind = StringField(db_field="type")
+    name = StringField()  # a group's name
     # What the conversation list shows without scanning messages; kept by services.messages.
     last_message = DictField(db_field="lastMessage")
     # Per participant (user id string): id of the last message they have read.
@@ -93,8 +98,11 @@ class Conversation(Document):
 class Message(Document):
     conversation_id = ObjectIdField(db_field="conversationId")
     sender_id = ObjectIdField(db_field="senderId", required=True)
-    receiver_id = ObjectIdField(db_field="receiverId", required=True)
+    # Absent in a group conversation's messages; a pair send always sets it (services.messages).
+    receiver_id = ObjectIdField(db_field="receiverId")
     message = StringField(required=True)
+    # A group's membership changes, as messages in its history: `{type, userIds, ...}`.
+    system = DictField()
     # Set by a client that retries sends; unique per sender so a retry never duplicates.
     client_message_id = StringField(db_field="clientMessageId")
     created_at = DateTimeField(db_field="createdAt", default=utc_now)
@@ -112,4 +120,30 @@ class Message(Document):
                 "partialFilterExpression": {"clientMessageId": {"$type": "string"}},
             },
         ],
+    }
+
+
+class Membership(Document):
+    """One member of one group conversation (services.groups); deleted when they leave.
+
+    The `_id` is "<conversationId>:<userId>", so the database itself refuses a second membership,
+    even from two racing requests, on every server. A group's `participants` list is kept equal
+    to its memberships (for the conversation list's index and for event recipients).
+    """
+
+    id = StringField(primary_key=True)
+    conversation_id = ObjectIdField(db_field="conversationId", required=True)
+    user_id = ObjectIdField(db_field="userId", required=True)
+    role = StringField(choices=("admin", "member"), default="member")
+    joined_at = DateTimeField(db_field="joinedAt", default=utc_now)
+    # An ObjectId made at joining: orders members by seniority even within one millisecond.
+    joined_seq = ObjectIdField(db_field="joinedSeq", required=True)
+    # The first message this member may read: the system message that announced their joining.
+    visible_from = ObjectIdField(db_field="visibleFrom", required=True)
+
+    meta = {
+        "collection": "memberships",
+        "strict": False,
+        # A group's members, longest-standing first (the last admin's successor is the first).
+        "indexes": [{"fields": ["conversation_id", "joined_seq"]}],
     }

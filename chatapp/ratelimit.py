@@ -24,6 +24,7 @@ EXTENSION = "chatapp.ratelimit"
 
 
 SETTINGS = ("SEND_RATE_LIMIT", "TYPING_RATE_LIMIT", "LOGIN_FAILURE_LIMIT", "REGISTER_LIMIT")
+SETTINGS += ("GROUP_RATE_LIMIT",)  # group creation, renames and membership changes
 # How often the in-memory counters drop expired entries, seconds.
 SWEEP_SECONDS = 1.0
 

@@ -5,6 +5,8 @@ serialise. Functions take raw MongoDB documents (dicts keyed by db field names),
 both `Document.to_mongo()` and the fast `QuerySet.as_pymongo()` reads give.
 """
 
+from bson import ObjectId
+
 from chatapp.clock import to_iso
 
 
@@ -63,6 +65,60 @@ def conversation(doc, participant, viewer_id):
     return {
         "_id": _id(doc["_id"]),
         "participant": participant,
+        "lastMessage": message_summary(doc.get("lastMessage")),
+        "unreadCount": int((doc.get("unreadCounts") or {}).get(viewer_id, 0)),
+        "updatedAt": to_iso(doc.get("updatedAt")),
+    }
+
+
+def group_message(doc):
+    """A message of a group conversation (`groupMessage` event, group history): the message JSON
+    without `receiverId`, with `conversationId`, and `system` for a membership change."""
+    body = message(doc)
+    del body["receiverId"]
+    body["conversationId"] = _id(doc.get("conversationId"))
+    if doc.get("system"):
+        body["system"] = {key: _ids_as_strings(value) for key, value in doc["system"].items()}
+    return body
+
+
+def _ids_as_strings(value):
+    """A system message's field: ObjectIds (alone or in a list) as strings, the rest as is."""
+    if isinstance(value, list):
+        return [_ids_as_strings(item) for item in value]
+    return str(value) if isinstance(value, ObjectId) else value
+
+
+def group_member(user, membership):
+    """A group member: the user as others see them, their `role` and `joinedAt`."""
+    return {**public_user(user), "role": membership.get("role"), "joinedAt": to_iso(
+        membership.get("joinedAt")
+    )}
+
+
+def group(doc, members, viewer_id):
+    """A group as one of its members (`viewer_id`) sees it: `GET /api/v1/groups/<id>` and the
+    `conversationUpdated` event (`members` already serialized, longest-standing first)."""
+    return {
+        "_id": _id(doc["_id"]),
+        "type": "group",
+        "name": doc.get("name"),
+        "members": members,
+        "lastMessage": message_summary(doc.get("lastMessage")),
+        "unreadCount": int((doc.get("unreadCounts") or {}).get(viewer_id, 0)),
+        "createdAt": to_iso(doc.get("createdAt")),
+        "updatedAt": to_iso(doc.get("updatedAt")),
+    }
+
+
+def group_conversation(doc, viewer_id):
+    """A group in the conversation list: as a pair's entry, with `type`, `name` and `memberIds`
+    in place of `participant`."""
+    return {
+        "_id": _id(doc["_id"]),
+        "type": "group",
+        "name": doc.get("name"),
+        "memberIds": [_id(member) for member in doc.get("participants") or []],
         "lastMessage": message_summary(doc.get("lastMessage")),
         "unreadCount": int((doc.get("unreadCounts") or {}).get(viewer_id, 0)),
         "updatedAt": to_iso(doc.get("updatedAt")),

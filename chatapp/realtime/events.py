@@ -57,3 +57,41 @@ def emit_online_users(user_ids, to=None, skip_sid=None):
         "getOnlineUsers", list(user_ids), to=to or SIGNED_IN_ROOM, skip_sid=skip_sid,
         namespace=NAMESPACE,
     )
+
+
+# --- group conversations (services.groups, services.group_messages; docs/groups.md) -----------
+# Never `newMessage`: the unmodified React client appends every newMessage to the open chat.
+
+
+def _rooms_of(user_ids):
+    return [user_room(user_id) for user_id in user_ids]
+
+
+def emit_group_message(member_ids, message, skip_sid=None):
+    """`groupMessage` (the group message JSON, with `conversationId`) to every tab of every member
+    in `member_ids` but the socket `skip_sid` it was sent from (which has the ack)."""
+    if member_ids:
+        socketio.emit(
+            "groupMessage", message, to=_rooms_of(member_ids), skip_sid=skip_sid,
+            namespace=NAMESPACE,
+        )
+
+
+def emit_conversation_updated(user_ids, update):
+    """`conversationUpdated {conversation, change}` to every tab of `user_ids`: the members after
+    a group's change plus anyone it removed (who learn they are out)."""
+    if user_ids:
+        socketio.emit("conversationUpdated", update, to=_rooms_of(user_ids), namespace=NAMESPACE)
+
+
+def emit_group_messages_seen(user_ids, receipt):
+    """`messagesSeen {conversationId, readerId, messageId, seenAt}` to the other members of a
+    group after one of them read it."""
+    if user_ids:
+        socketio.emit("messagesSeen", receipt, to=_rooms_of(user_ids), namespace=NAMESPACE)
+
+
+def emit_group_typing(user_ids, indicator):
+    """`typing {from, conversationId, isTyping, expiresInMs}` to the other members of a group."""
+    if user_ids:
+        socketio.emit("typing", indicator, to=_rooms_of(user_ids), namespace=NAMESPACE)

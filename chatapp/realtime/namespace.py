@@ -17,7 +17,7 @@ from chatapp.errors import InvalidInput, NotAuthenticated, client_error
 from chatapp.realtime import events
 from chatapp.realtime.presence import PresenceBroadcaster, presence
 from chatapp.realtime.upgrade_login import UpgradeLogin, UpgradeMiddleware
-from chatapp.services import conversations, messages, typing_indicators
+from chatapp.services import conversations, group_messages, messages, typing_indicators
 from chatapp.services.users import user_exists
 from chatapp.validation import is_object_id
 
@@ -142,12 +142,21 @@ class ChatNamespace(Namespace):
         return {"ok": True, "newMessage": new_message}
 
     def on_typing(self, *args):
-        """`typing {to, isTyping}`: relayed to `to`'s tabs. No ack; excess and bad ones dropped."""
+        """`typing {to, isTyping}`: relayed to `to`'s tabs; `typing {conversationId, isTyping}`:
+        to the group's other members. No ack; excess and bad ones dropped."""
         if len(args) != 1 or not isinstance(args[0], dict):
             return
         user_id = current_user_id()
         # Checked before the user lookup, so a flood costs no database reads.
         if not ratelimit.allowed("TYPING_RATE_LIMIT", user_id):
+            return
+        if "conversationId" in args[0]:
+            group_messages.relay_group_typing(
+                user_id,
+                args[0]["conversationId"],
+                args[0].get("isTyping"),
+                expires_in_ms=current_app.config["TYPING_EXPIRES_MS"],
+            )
             return
         typing_indicators.relay_typing(
             user_id,
@@ -161,6 +170,31 @@ class ChatNamespace(Namespace):
         data = payload(args)
         receipt = conversations.mark_read(
             current_user_id(still_exists=True), data.get("otherUserId"), data.get("messageId")
+        )
+        return {"ok": True, **receipt}
+
+    # --- group conversations (docs/groups.md) ------------------------------------------------
+    def on_sendGroupMessage(self, *args):
+        """`sendGroupMessage {conversationId, message, clientMessageId?}`: as
+        `POST /api/v1/groups/<id>/messages`, acknowledged `{ok, newMessage}`."""
+        user_id = current_user_id(still_exists=True)
+        ratelimit.check("SEND_RATE_LIMIT", user_id, "messages")  # the budget of every send
+        data = payload(args)
+        new_message, _ = group_messages.send_group_message(
+            user_id,
+            data.get("conversationId"),
+            data.get("message"),
+            max_length=current_app.config["MAX_MESSAGE_LENGTH"],
+            client_message_id=data.get("clientMessageId"),
+            origin_sid=request.sid,  # this tab has the ack; every other tab gets groupMessage
+        )
+        return {"ok": True, "newMessage": new_message}
+
+    def on_markGroupRead(self, *args):
+        """`markGroupRead {conversationId, messageId?}`: as `POST /api/v1/groups/<id>/read`."""
+        data = payload(args)
+        receipt = group_messages.mark_group_read(
+            current_user_id(still_exists=True), data.get("conversationId"), data.get("messageId")
         )
         return {"ok": True, **receipt}
 

@@ -44,14 +44,21 @@ def list_conversations(user_id, *, limit, before=None):
     page = docs[:limit]
     next_before = make_cursor(page[-1]) if len(docs) > limit else None
 
-    others = {_other(doc, user) for doc in page} - {None}
+    others = {_other(doc, user) for doc in page if not _is_group(doc)} - {None}
     users = {
         doc["_id"]: serializers.public_user(doc)
         for doc in User.objects(id__in=list(others)).exclude("password").as_pymongo()
     }
     return [
-        serializers.conversation(doc, users.get(_other(doc, user)), str(user)) for doc in page
+        serializers.group_conversation(doc, str(user)) if _is_group(doc)
+        else serializers.conversation(doc, users.get(_other(doc, user)), str(user))
+        for doc in page
     ], next_before
+
+
+def _is_group(doc):
+    """Group conversations (services.groups) are listed with their name and member ids."""
+    return doc.get(Conversation.kind.db_field) == "group"
 
 
 def make_cursor(doc):

@@ -1,0 +1,197 @@
+"""Messages in group conversations: sending, history, catch-up, read markers and typing.
+
+A group message is stored once (`conversationId`, `senderId`, no `receiverId`) and delivered to
+every member's tabs as `groupMessage`, never as `newMessage` (services.messages' pair event, which
+the React client appends to whatever chat is open). A member reads the history from the message
+that announced their joining (`visibleFrom`) on; a former member reads nothing.
+"""
+
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from chatapp import serializers, validation
+from chatapp.clock import to_iso, utc_now
+from chatapp.errors import Conflict, InvalidInput, NotFoundError, PayloadTooLarge
+from chatapp.models import Conversation, Membership, Message
+from chatapp.realtime import events
+from chatapp.services import memberships
+from chatapp.validation import is_object_id, object_id, string_field
+
+SEEN_FIELDS = ("conversationId", "readerId", "messageId", "seenAt")
+
+
+def send_group_message(
+    sender_id, group_id, text, *, max_length, client_message_id=None, origin_sid=None
+):
+    """Store a message from member `sender_id` to the group, then deliver it live.
+
+    Returns `(message, created)` as services.messages.send_message does: a retry with the same
+    `clientMessageId` returns the first attempt's message, stores and sends nothing (`created`
+    False); the key used for another message or conversation is a 409. Every other member's
+    unread count grows by one. `groupMessage` goes to every member's tabs but the socket
+    `origin_sid` the message came from (None for an HTTP send).
+    """
+    text = string_field(text, "message")
+    client_message_id = validation.client_message_id(client_message_id)
+    if not text.strip():
+        raise InvalidInput("Message must not be empty")
+    if len(text) > max_length:
+        raise PayloadTooLarge(f"Message is too long (at most {max_length} characters)")
+    group, membership = memberships.member_of(group_id, sender_id)
+    sender = membership["userId"]
+
+    now = utc_now()  # one moment for both: a new message was never updated
+    message = {
+        "conversationId": group["_id"],
+        "senderId": sender,
+        "message": text,
+        "createdAt": now,
+        "updatedAt": now,
+    }
+    if client_message_id is not None:
+        message["clientMessageId"] = client_message_id
+    collection = Message._get_collection()
+    try:
+        collection.insert_one(message)
+    except DuplicateKeyError:
+        if client_message_id is None:
+            raise
+        return _first_attempt(sender, group["_id"], text, client_message_id), False
+    members = group.get("participants") or []
+    try:
+        memberships.record_newest(
+            group["_id"], message, unread_for=[m for m in members if m != sender]
+        )
+    except Exception:
+        collection.delete_one({"_id": message["_id"]})  # so a retry stores and delivers afresh
+        raise
+    wire = serializers.group_message(message)
+    # Emitted last: only after every write returned.
+    events.emit_group_message([str(m) for m in members], wire, skip_sid=origin_sid)
+    return wire, True
+
+
+def _first_attempt(sender, group_id, text, client_message_id):
+    first = Message._get_collection().find_one(
+        {"senderId": sender, "clientMessageId": client_message_id}
+    )
+    if first is None:  # the unique index said it exists; it was deleted since
+        raise Conflict("clientMessageId was already used")
+    if first.get("conversationId") != group_id or first.get("message") != text:
+        raise Conflict("clientMessageId was already used for a different message")
+    return serializers.group_message(first)
+
+
+def list_group_messages(user_id, group_id, *, limit, before=None, after=None):
+    """One page of the group's history as member `user_id` may read it, oldest first.
+
+    Paged like a pair's history (services.messages.list_messages): `before` pages back, `after`
+    catches up; returns `(messages, next_cursor)`. Only messages from the member's joining on.
+    """
+    before = object_id(before, "before cursor") if before is not None else None
+    after = object_id(after, "after cursor") if after is not None else None
+    if before is not None and after is not None:
+        raise InvalidInput("Use either before or after, not both")
+    group, membership = memberships.member_of(group_id, user_id)
+    ids = {"$gte": membership["visibleFrom"]}
+    collection = Message._get_collection()
+    if after is not None:
+        ids["$gt"] = after
+        query = {"conversationId": group["_id"], "_id": ids}
+        oldest_first = list(collection.find(query, sort=[("_id", 1)], limit=limit + 1))
+        page = oldest_first[:limit]
+        next_after = str(page[-1]["_id"]) if len(oldest_first) > limit else None
+        return [serializers.group_message(doc) for doc in page], next_after
+    if before is not None:
+        ids["$lt"] = before
+    query = {"conversationId": group["_id"], "_id": ids}
+    newest_first = list(collection.find(query, sort=[("_id", -1)], limit=limit + 1))
+    page = newest_first[:limit]
+    next_before = str(page[-1]["_id"]) if len(newest_first) > limit else None
+    page.reverse()
+    return [serializers.group_message(doc) for doc in page], next_before
+
+
+def mark_group_read(reader_id, group_id, message_id=None):
+    """Move member `reader_id`'s read marker in the group up to `message_id` (default: the newest).
+
+    As a pair's (services.conversations.mark_read): the marker never moves back, the unread count
+    becomes the number of other members' messages after it (membership changes do not count),
+    and when it moved the other members' tabs get `messagesSeen`. Returns the receipt
+    `{conversationId, readerId, messageId, seenAt, unreadCount}`.
+    """
+    target = object_id(message_id, "message id") if message_id is not None else None
+    group, membership = memberships.member_of(group_id, reader_id)
+    reader, group_id = membership["userId"], group["_id"]
+    visible_from = membership["visibleFrom"]
+    if target is None:
+        target = (group.get("lastMessage") or {}).get("_id")
+        if target is None or target < visible_from:
+            return _receipt(group_id, reader, None, unread=0)
+    elif target < visible_from or not Message._get_collection().find_one(
+        {"_id": target, "conversationId": group_id}, {"_id": 1}
+    ):
+        raise NotFoundError("Message not found")
+
+    conversations = Conversation._get_collection()
+    previous = conversations.find_one_and_update(
+        {"_id": group_id},
+        {"$max": {f"readMarkers.{reader}": target}},
+        projection={f"readMarkers.{reader}": 1},
+        return_document=ReturnDocument.BEFORE,
+    )
+    previous_marker = ((previous or {}).get("readMarkers") or {}).get(str(reader))
+    marker = max(previous_marker, target) if previous_marker is not None else target
+    # Recounted, not zeroed: reading up to an older message leaves the later ones unread.
+    unread = Message._get_collection().count_documents(
+        {
+            "conversationId": group_id,
+            "_id": {"$gt": marker, "$gte": visible_from},
+            "senderId": {"$ne": reader},
+            "system": {"$exists": False},
+        }
+    )
+    conversations.update_one({"_id": group_id}, {"$set": {f"unreadCounts.{reader}": unread}})
+    receipt = _receipt(group_id, reader, marker, unread=unread)
+    if previous_marker is None or marker > previous_marker:
+        others = [str(m) for m in group.get("participants") or [] if m != reader]
+        events.emit_group_messages_seen(others, {k: receipt[k] for k in SEEN_FIELDS})
+    return receipt
+
+
+def _receipt(group_id, reader, marker, *, unread):
+    return {
+        "conversationId": str(group_id),
+        "readerId": str(reader),
+        "messageId": str(marker) if marker is not None else None,
+        "seenAt": to_iso(utc_now()),
+        "unreadCount": unread,
+    }
+
+
+def relay_group_typing(from_user_id, group_id, is_typing, *, expires_in_ms):
+    """Tell the group's other members that `from_user_id` is (or stopped) typing; True if relayed.
+
+    Dropped without a word, as a pair's indicator is, when anything is off: a malformed id or
+    flag, no such group, or the sender not a member.
+    """
+    if not is_object_id(group_id) or not isinstance(is_typing, bool):
+        return False
+    user = object_id(str(from_user_id), "user id")
+    key = memberships.membership_key(group_id, user)
+    if Membership._get_collection().find_one({"_id": key}, {"_id": 1}) is None:
+        return False
+    group = Conversation._get_collection().find_one(
+        {"_id": object_id(group_id)}, {"participants": 1}
+    )
+    others = [str(m) for m in (group or {}).get("participants") or [] if m != user]
+    events.emit_group_typing(
+        others,
+        {
+            "from": str(user),
+            "conversationId": group_id,
+            "isTyping": is_typing,
+            "expiresInMs": expires_in_ms,
+        },
+    )
+    return True
