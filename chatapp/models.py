@@ -102,7 +102,7 @@ class Message(Document):
     receiver_id = ObjectIdField(db_field="receiverId")
     message = StringField(required=True)
     # A group's membership changes, as messages in its history: `{type, userIds, ...}`.
-    system = DictField()
+    system = DictField(default=None)  # absent from ordinary messages
     # Set by a client that retries sends; unique per sender so a retry never duplicates.
     client_message_id = StringField(db_field="clientMessageId")
     created_at = DateTimeField(db_field="createdAt", default=utc_now)

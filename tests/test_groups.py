@@ -119,6 +119,7 @@ def test_a_pair_conversation_is_not_a_group(trio):
     (alice, alice_user), (bob, bob_user), _ = trio
     sent_pair(alice, bob_user["_id"], "hello")
     pair_id = str(Conversation.objects.get().id)
+    assert "system" not in Message._get_collection().find_one()  # only groups have system messages
     assert_json_error(alice.get(f"/api/v1/groups/{pair_id}"), 404)
     assert_json_error(groups.send(alice, {"_id": pair_id}, "into the pair"), 404)
     assert Message.objects.count() == 1
