@@ -137,8 +137,7 @@ def mark_group_read(reader_id, group_id, message_id=None):
     previous = conversations.find_one_and_update(
         {"_id": group_id},
         {"$max": {f"readMarkers.{reader}": target}},
-        projection={f"readMarkers.{reader}": 1},
-        return_document=ReturnDocument.BEFORE,
+        return_document=ReturnDocument.BEFORE,  # no projection: FerretDB has none here
     )
     previous_marker = ((previous or {}).get("readMarkers") or {}).get(str(reader))
     marker = max(previous_marker, target) if previous_marker is not None else target
