@@ -1,6 +1,7 @@
 """Group conversations: creating them, who belongs, and what members see (docs/groups.md)."""
 
 import pytest
+from bson import ObjectId
 
 from chatapp.models import Conversation, Membership, Message
 from tests.helpers import groups
@@ -258,3 +259,34 @@ def test_membership_mirror_matches_memberships(trio):
     members = {str(m.user_id) for m in Membership.objects(conversation_id=stored["_id"])}
     assert {str(p) for p in stored["participants"]} == members
     assert carol_user["_id"] not in stored.get("unreadCounts", {})
+
+
+def test_a_member_added_during_another_change_is_not_lost_from_the_mirror(api, monkeypatch, trio):
+    """Two admins' changes racing: the one that read the memberships first writes last. Its
+    re-read sees the other's member and writes again, so nobody drops out of `participants`
+    (who get the group's events and see it in their list)."""
+    from chatapp.services import memberships
+
+    (alice, _), (_, bob_user), (_, carol_user) = trio
+    dave, dave_user = api.user()
+    eve, eve_user = api.user()
+    group = groups.created(alice, "Team", [bob_user, carol_user])
+    real_member_ids = memberships.member_ids
+    calls = []
+
+    def racing_member_ids(group_id):
+        result = real_member_ids(group_id)
+        calls.append(result)
+        if len(calls) == 1:  # Eve's membership lands just after this change read the list
+            Membership._get_collection().insert_one({
+                "_id": memberships.membership_key(group_id, eve_user["_id"]),
+                "conversationId": group_id, "userId": ObjectId(eve_user["_id"]),
+                "role": "member", "joinedSeq": ObjectId(), "visibleFrom": ObjectId(),
+            })
+        return result
+
+    monkeypatch.setattr(memberships, "member_ids", racing_member_ids)
+    assert groups.add(alice, group, dave_user).status_code == 200
+    participants = {str(p) for p in Conversation.objects.get(id=group["_id"]).participants}
+    assert {dave_user["_id"], eve_user["_id"]} <= participants
+    assert group["_id"] in groups.listed(eve)
