@@ -2,6 +2,8 @@
 // HTTP: fetch with credentials (the `token` cookie), JSON bodies, errors from the JSON `message`.
 // Realtime: socket.io-client with withCredentials, so even its first (polling) request carries
 // the cookie; it listens to `getOnlineUsers` and `newMessage`.
+// Group conversations live in groups.js, loaded first, which this file hands its core functions
+// to (`window.chatappGroups(core)`).
 "use strict";
 
 (function () {
@@ -123,6 +125,7 @@
     $("#auth").hidden = true;
     $("#chat").hidden = false;
     await loadUsers(); // before the socket: a 401 here means the cookie is gone
+    await groups?.enter();
     connectSocket();
   }
 
@@ -140,6 +143,7 @@
     $("#messages").replaceChildren();
     $("#older").hidden = true;
     $("#send-form").hidden = true;
+    groups?.leave();
   }
 
   // --- realtime ------------------------------------------------------------------------------
@@ -168,6 +172,7 @@
         renderUsers();
       }
     });
+    groups?.listen(socket);
   }
 
   // --- people --------------------------------------------------------------------------------
@@ -224,6 +229,7 @@
   }
 
   async function openConversation(user) {
+    groups?.opened();
     state.peer = user;
     state.unread.delete(user._id);
     renderUsers();
@@ -237,6 +243,7 @@
   }
 
   $("#older").addEventListener("click", guarded(async () => {
+    if (groups?.isOpen()) return groups.older();
     const page = await loadPage(state.nextBefore);
     const first = $("#messages").firstChild;
     page.forEach((message) => appendMessage(message, first));
@@ -244,6 +251,11 @@
 
   $("#send-form").addEventListener("submit", guarded(async (event) => {
     const input = event.target.elements.message;
+    if (groups?.isOpen()) {
+      await groups.send(input.value);
+      input.value = "";
+      return;
+    }
     const { data } = await request("POST", `/api/v1/message/send/${state.peer._id}`, {
       message: input.value,
     });
@@ -267,6 +279,10 @@
     list.insertBefore(item, before);
     if (!before) item.scrollIntoView({ block: "end" });
   }
+
+  // --- groups.js -----------------------------------------------------------------------------
+
+  const groups = window.chatappGroups?.({ state, request, guarded, $, renderUsers });
 
   // --- start ---------------------------------------------------------------------------------
 

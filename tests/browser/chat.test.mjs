@@ -196,6 +196,8 @@ async function chat(browser, pages) {
     ["Hello Bob, live from Alice", "Still there, Bob?"]);
   assert.equal(await bobSecondTab.locator("#older").isHidden(), true, "an older page after the oldest");
 
+  await groupChat(browser, pages, { run, alice, alicePage, bob, bobPage: bobSecondTab });
+
   log("the React client's socket options: no cookie on the polling connect, the cookie on the upgrade");
   const aliceId = await bobSecondTab.locator(userIn(alice.username)).getAttribute("data-user-id");
   // Another page of Alice's (her cookie): the server closes some of these sessions, and a poll
@@ -229,6 +231,50 @@ async function chat(browser, pages) {
   for (const page of pages) {
     assert.deepEqual(page.problems, [], `${page.label}: errors in the page`);
   }
+}
+
+// Groups (docs/groups.md): Alice makes one with Bob and Carol; it reaches them live; Carol's
+// message to it never lands in the pair chat Bob has open; Alice removes Carol.
+async function groupChat(browser, pages, { run, alice, alicePage, bob, bobPage }) {
+  const carol = { fullName: "Carol Example", username: `carol_${run}`, password: "carol-secret", gender: "female" };
+  const team = `Team ${run}`;
+  const groupIn = (name) => `#groups li[data-group-name="${name}"]`;
+
+  log("groups: Carol joins; Alice creates a group with Bob and Carol");
+  const carolPage = await openPage(await browser.newContext(), "carol");
+  pages.push(carolPage);
+  await signUp(carolPage, carol);
+  await expectVisible(carolPage, "#notice", "the sign-up confirmation", { hasText: "Account created" });
+  await logIn(carolPage, carol);
+  await expectVisible(alicePage, userIn(carol.username), "Carol in Alice's list of people");
+  const carolId = await alicePage.locator(userIn(carol.username)).getAttribute("data-user-id");
+  await alicePage.locator("#new-group summary").click();
+  await alicePage.locator("#group-form [name=name]").fill(team);
+  await alicePage.locator(`#group-picker input[data-username="${bob.username}"]`).check();
+  await alicePage.locator(`#group-picker input[data-username="${carol.username}"]`).check();
+  await alicePage.locator("#group-form button[type=submit]").click();
+  await expectVisible(alicePage, "#peer-name", "the new group, open", { hasText: team });
+  await expectVisible(alicePage, "#messages li.system", "the creation message", { hasText: "created the group" });
+  await expectVisible(bobPage, groupIn(team), "the group in Bob's list, live");
+  await expectVisible(carolPage, groupIn(team), "the group in Carol's list, live");
+
+  log("Carol writes to the group: Alice sees it live; Bob's open pair chat does not show it");
+  await carolPage.locator(groupIn(team)).click();
+  await expectVisible(carolPage, "#messages li.system", "the group's history", { hasText: "created the group" });
+  await carolPage.locator("#send-form [name=message]").fill("Hello group, from Carol");
+  await carolPage.locator("#send-form button[type=submit]").click();
+  await expectVisible(carolPage, "#messages li.mine", "her own group message", { hasText: "Hello group, from Carol" });
+  await expectVisible(alicePage, "#messages li.theirs", "Carol's group message, live", { hasText: "Hello group, from Carol" });
+  await expectVisible(bobPage, `${groupIn(team)} .unread`, "an unread count on the group", { hasText: "1" });
+  const bobShows = await bobPage.locator("#messages li .text").allTextContents();
+  assert.ok(!bobShows.includes("Hello group, from Carol"), `a group message in Bob's pair chat: ${bobShows}`);
+
+  log("Alice removes Carol: the group leaves Carol's list");
+  await alicePage.locator("#group-panel summary").click();
+  await alicePage.locator(`#group-members li[data-user-id="${carolId}"] .remove`).click();
+  await expectVisible(alicePage, "#messages li.system", "the removal", { hasText: "removed Carol" });
+  await carolPage.locator(groupIn(team)).waitFor({ state: "detached", timeout: EXPECT_MS });
+  assert.equal(await carolPage.locator("#send-form").isHidden(), true, "Carol can still write to the group");
 }
 
 // Open one more socket from `page` with these options, claiming `userId`: "online list" when it
