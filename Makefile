@@ -18,12 +18,13 @@ $(VENV)/.installed: requirements.txt
 run: install
 	PORT=$(PORT) $(PY) wsgi.py
 
-## Production-style server (gunicorn, one eventlet worker); set MONGO_URI and JWT_SECRET_KEY.
+## Production server (gunicorn, one eventlet worker, APP_ENV=production): needs MONGO_URI,
+## JWT_SECRET_KEY and https CORS_ORIGINS in the environment or .env; refuses to start without.
 serve: install
-	$(VENV)/bin/gunicorn -k eventlet -w 1 -b 0.0.0.0:$(PORT) wsgi:app
+	APP_ENV=production $(VENV)/bin/gunicorn -k eventlet -w 1 -b 0.0.0.0:$(PORT) wsgi:app
 
 serve-gevent: install
-	ASYNC_MODE=gevent $(VENV)/bin/gunicorn -k gevent -w 1 -b 0.0.0.0:$(PORT) wsgi:app
+	APP_ENV=production ASYNC_MODE=gevent $(VENV)/bin/gunicorn -k gevent -w 1 -b 0.0.0.0:$(PORT) wsgi:app
 
 test: install
 	$(PY) -m pytest
