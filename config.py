@@ -89,6 +89,11 @@ class Config:
     # WebSocket, whose cookie otherwise proves the user). Refused in production.
     SOCKET_TRUST_QUERY_USER_ID = _env_bool("SOCKET_TRUST_QUERY_USER_ID", False)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    # Shortest password a new account may choose (existing accounts still log in).
+    PASSWORD_MIN_LENGTH = _env_int("PASSWORD_MIN_LENGTH", 8)
+    # Users per page of GET /api/v1/user/?limit=&before=&q= (without them: the whole list).
+    USER_PAGE_SIZE = _env_int("USER_PAGE_SIZE", 50)
+    USER_MAX_PAGE_SIZE = _env_int("USER_MAX_PAGE_SIZE", 200)
 
 class ProductionConfig(Config):
     ENV_NAME = "production"

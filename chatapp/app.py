@@ -57,8 +57,9 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
-    from chatapp.api import conversations, health, messages, users, web
+    from chatapp.api import conversations, health, messages, refuse_non_json_bodies, users, web
 
+    app.before_request(refuse_non_json_bodies)  # 415: no form can change state cross-site
     app.register_blueprint(users.blueprint)
     app.register_blueprint(messages.blueprint)
     app.register_blueprint(conversations.blueprint)

@@ -14,7 +14,7 @@ from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, Namespace
 from werkzeug.http import parse_cookie
 
-from chatapp import ratelimit
+from chatapp import ratelimit, validation
 from chatapp.api.auth import TOKEN_COOKIE, authenticate
 from chatapp.errors import ApiError, InvalidInput, NotAuthenticated
 from chatapp.realtime import events
@@ -89,7 +89,7 @@ def payload(args):
     """The one JSON object an event carried; InvalidInput for anything else."""
     if len(args) != 1 or not isinstance(args[0], dict):
         raise InvalidInput("Expected one JSON object as the event payload")
-    return args[0]
+    return validation.storable(args[0])  # the same 400s as HTTP bodies, as negative acks
 
 
 def current_user_id(*, still_exists=False):

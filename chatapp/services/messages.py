@@ -198,7 +198,14 @@ def list_messages(user_id, other_id, *, limit, before=None, after=None):
     if conversation is None:
         return [], None
     messages = Message._get_collection()
-    query = {"conversationId": conversation["_id"]}
+    # The pair as well as the conversation: a message linked to the wrong conversation (by a bug,
+    # a bad migration or a hand edit) never shows to someone it was not between.
+    pair = [user, other]
+    query = {
+        "conversationId": conversation["_id"],
+        "senderId": {"$in": pair},
+        "receiverId": {"$in": pair},
+    }
     if after is not None:
         query["_id"] = {"$gt": after}
         oldest_first = list(messages.find(query, sort=[("_id", 1)], limit=limit + 1))
