@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 PORT ?= 5000
 
-.PHONY: run serve serve-gevent test test-browser test-integration bench bench-quick bench-profile bench-embedded-db install clean vendor-js
+.PHONY: run serve serve-gevent test fuzz test-browser test-integration bench bench-quick bench-profile bench-embedded-db install clean vendor-js
 
 install: $(VENV)/.installed
 
@@ -28,6 +28,12 @@ serve-gevent: install
 
 test: install
 	$(PY) -m pytest
+
+## The fuzzers alone, longer: Schemathesis on the live server, Hypothesis on the socket events
+## (`make test` runs them too, with FUZZ_EXAMPLES=25 per operation).
+FUZZ_EXAMPLES ?= 200
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -m fuzz
 
 ## The real-browser test alone (needs /usr/bin/chromium and `npm ci`; skipped without them).
 test-browser: install
