@@ -9,6 +9,7 @@ import logging
 from flask import jsonify
 from mongoengine.errors import DoesNotExist, NotUniqueError
 from mongoengine.errors import ValidationError as DocumentInvalid
+from pymongo.errors import ConnectionFailure
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,13 @@ def register_error_handlers(app):
     @app.errorhandler(DoesNotExist)
     def handle_does_not_exist(error):
         return error_response("Not found.", 404)
+
+    @app.errorhandler(ConnectionFailure)
+    def handle_database_unreachable(error):
+        # The request was fine; the database did not answer in MONGO_TIMEOUT_MS. Worth a retry.
+        log.warning("Database unreachable: %s", error)
+        return error_response("The database is unavailable; try again shortly.", 503,
+                              [("Retry-After", "5")])
 
     @app.errorhandler(Exception)
     def handle_unexpected(error):
