@@ -18,8 +18,9 @@ $(VENV)/.installed: requirements.txt
 run: install
 	PORT=$(PORT) $(PY) wsgi.py
 
-## Production server (gunicorn, one eventlet worker, APP_ENV=production): needs MONGO_URI,
-## JWT_SECRET_KEY and https CORS_ORIGINS in the environment or .env; refuses to start without.
+## Production server (gunicorn, one eventlet worker, APP_ENV=production): needs MONGO_URI and
+## JWT_SECRET_KEY in the environment or .env (it refuses to start without), and CORS_ORIGINS
+## (exact https origins) when the client is served from another origin.
 serve: install
 	APP_ENV=production $(VENV)/bin/gunicorn -k eventlet -w 1 -b 0.0.0.0:$(PORT) wsgi:app
 
