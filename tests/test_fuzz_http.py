@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from chatapp.api.openapi import DOCUMENT
-from tests.live_server import LiveServer
+from tests.helpers.live_server import LiveServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.fuzz]
 

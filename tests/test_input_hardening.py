@@ -8,9 +8,7 @@ from bson import ObjectId
 
 from chatapp.models import Conversation, Message, User
 from chatapp.validation import UNSTORABLE_TEXT
-from tests.conftest import PASSWORD, history, sent
-from tests.test_http_errors import assert_json_error
-from tests.test_migrate_node_data import node_conversation, node_message, node_user, run
+from tests.helpers.chat import PASSWORD, assert_json_error, history, sent
 
 
 def post_raw(client, path, text):
@@ -136,23 +134,6 @@ def test_history_shows_only_messages_between_the_two_people(api):
     })
     page = history(alice, bob_user["_id"]).get_json()
     assert [m["message"] for m in page] == ["for bob"]
-
-
-def test_migration_links_only_messages_between_the_participants(app):
-    alice, bob, carol = (node_user(name, "$2a$05$" + "C" * 53) for name in ("alice", "bob", "carol"))
-    ours = node_message(alice, bob, "hi bob", 1)
-    theirs = node_message(carol, bob, "carol to bob", 2)
-    # alice and bob's conversation lists carol's message too.
-    node_conversation([alice, bob], [ours, theirs], 1)
-    run(app)
-    messages = {doc["_id"]: doc for doc in Message._get_collection().find()}
-    pair = Conversation.objects.get(pair_key=":".join(sorted((str(alice), str(bob)))))
-    assert messages[ours]["conversationId"] == pair.id
-    # Carol's message went to carol and bob's conversation, never to alice's.
-    carols = Conversation.objects.get(pair_key=":".join(sorted((str(carol), str(bob)))))
-    assert messages[theirs]["conversationId"] == carols.id
-    run(app)  # and again: nothing moves
-    assert Message._get_collection().find_one({"_id": theirs})["conversationId"] == carols.id
 
 
 # --- passwords -----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 from chatapp import db
 from chatapp.app import create_app
 from config import ProductionConfig, config_from_env
-from tests.live_server import ROOT, free_port
+from tests.helpers.live_server import ROOT, free_port
 
 SECRET = "production-secret-key-that-is-long-enough-0123456789"
 

@@ -3,13 +3,11 @@
 from flask import Blueprint, current_app, g, jsonify, request
 
 from chatapp import ratelimit, security, serializers
-from chatapp.api import json_body
-from chatapp.api.auth import TOKEN_COOKIE, login_required
+from chatapp.api import NEXT_PAGE_HEADER, json_body, parse_limit
+from chatapp.api.auth import login_required
+from chatapp.auth import TOKEN_COOKIE
 from chatapp.errors import InvalidInput
 from chatapp.services import users
-from chatapp.services.messages import parse_limit
-
-NEXT_PAGE_HEADER = "X-Next-Before"  # as history's: the cursor of the next page
 
 blueprint = Blueprint("users", __name__, url_prefix="/api/v1/user")
 

@@ -14,7 +14,18 @@ from pymongo.errors import DuplicateKeyError
 
 from chatapp.clock import utc_now
 from chatapp.models import Conversation, Message
-from chatapp.services.messages import pair_key
+
+# Field names as stored, from the models (the raw collections are read and written here).
+PAIR_KEY = Conversation.pair_key.db_field
+PARTICIPANTS = Conversation.participants.db_field
+LAST_MESSAGE = Conversation.last_message.db_field
+CONVERSATION_ID = Message.conversation_id.db_field
+SENDER_ID = Message.sender_id.db_field
+RECEIVER_ID = Message.receiver_id.db_field
+CREATED_AT = Message.created_at.db_field  # the same name in every collection
+UPDATED_AT = Conversation.updated_at.db_field
+# The Node backend's array of a conversation's message ids, which Conversation no longer declares.
+MESSAGE_IDS = "messages"
 
 BATCH = 1000
 
@@ -27,21 +38,21 @@ def migrate_node_data(report=lambda line: None):
     touched = set()
 
     # 1. Give every conversation its pairKey; a second conversation of a pair merges into the first.
-    for doc in conversations.find({"pairKey": {"$exists": False}}).sort("_id", 1):
-        people = list(dict.fromkeys(doc.get("participants") or []))
+    for doc in conversations.find({PAIR_KEY: {"$exists": False}}).sort("_id", 1):
+        people = list(dict.fromkeys(doc.get(PARTICIPANTS) or []))
         if len(people) != 2:
             counts["conversations skipped (not two participants)"] += 1
             report(f"skipped conversation {doc['_id']}: participants {people}")
             continue
-        key = pair_key(*people)
+        key = Conversation.key_for(*people)
         try:
             conversations.update_one(
-                {"_id": doc["_id"], "pairKey": {"$exists": False}}, {"$set": {"pairKey": key}}
+                {"_id": doc["_id"], PAIR_KEY: {"$exists": False}}, {"$set": {PAIR_KEY: key}}
             )
             counts["conversations keyed"] += 1
             touched.add(doc["_id"])
         except DuplicateKeyError:
-            keeper = conversations.find_one({"pairKey": key}, {"_id": 1})["_id"]
+            keeper = conversations.find_one({PAIR_KEY: key}, {"_id": 1})["_id"]
             _merge(conversations, messages, doc, keeper, counts)
             touched.add(keeper)
 
@@ -49,48 +60,47 @@ def migrate_node_data(report=lambda line: None):
     # Only messages between the two participants: a listed message of another pair stays out
     # (step 3 gives it to its own pair's conversation), never readable by these two.
     for doc in conversations.find(
-        {"pairKey": {"$exists": True}, "messages": {"$exists": True}},
-        {"messages": 1, "participants": 1},
+        {PAIR_KEY: {"$exists": True}, MESSAGE_IDS: {"$exists": True}},
+        {MESSAGE_IDS: 1, PARTICIPANTS: 1},
     ):
-        ids = list(doc.get("messages") or [])
-        between = _between(doc.get("participants"))
+        ids = list(doc.get(MESSAGE_IDS) or [])
+        between = _between(doc.get(PARTICIPANTS))
         if between is None:
             counts["conversations skipped (not two participants)"] += 1
-            report(f"skipped conversation {doc['_id']}: participants {doc.get('participants')}")
+            report(f"skipped conversation {doc['_id']}: participants {doc.get(PARTICIPANTS)}")
             continue
-        linked = _link(messages, ids, doc["_id"], between)
-        counts["messages linked"] += linked
+        counts["messages linked"] += _link(messages, ids, doc["_id"], between)
         foreign = _count(messages, ids, {"$nor": [between]})
         if foreign:
             counts["listed messages skipped (not between the participants)"] += foreign
             report(f"conversation {doc['_id']} lists {foreign} messages of other people")
         if _unlinked(messages, ids, doc["_id"], between) == 0:
-            conversations.update_one({"_id": doc["_id"]}, {"$unset": {"messages": ""}})
+            conversations.update_one({"_id": doc["_id"]}, {"$unset": {MESSAGE_IDS: ""}})
             counts["message arrays dropped"] += 1
         touched.add(doc["_id"])
 
     # 3. Messages no conversation listed (the Node send saved them, then failed): by their pair.
     found = {}
     unlisted = messages.find(
-        {"conversationId": {"$exists": False}}, {"senderId": 1, "receiverId": 1, "createdAt": 1}
+        {CONVERSATION_ID: {"$exists": False}}, {SENDER_ID: 1, RECEIVER_ID: 1, CREATED_AT: 1}
     ).sort("_id", 1)
     for doc in unlisted:
-        sender, receiver = doc.get("senderId"), doc.get("receiverId")
+        sender, receiver = doc.get(SENDER_ID), doc.get(RECEIVER_ID)
         if sender is None or receiver is None or sender == receiver:
             counts["messages skipped (no pair)"] += 1
             report(f"skipped message {doc['_id']}: sender {sender}, receiver {receiver}")
             continue
-        key = pair_key(sender, receiver)
+        key = Conversation.key_for(sender, receiver)
         if key not in found:
             found[key] = _conversation_for(
-                conversations, key, sender, receiver, doc.get("createdAt")
+                conversations, key, sender, receiver, doc.get(CREATED_AT)
             )
-        messages.update_one({"_id": doc["_id"]}, {"$set": {"conversationId": found[key]}})
+        messages.update_one({"_id": doc["_id"]}, {"$set": {CONVERSATION_ID: found[key]}})
         counts["unlisted messages linked"] += 1
         touched.add(found[key])
 
     # 4. The summary the conversation list reads, for every conversation touched or lacking one.
-    for doc in conversations.find({"lastMessage": {"$exists": False}}, {"_id": 1}):
+    for doc in conversations.find({LAST_MESSAGE: {"$exists": False}}, {"_id": 1}):
         touched.add(doc["_id"])
     for conversation_id in touched:
         if _summarise(conversations, messages, conversation_id):
@@ -102,10 +112,10 @@ def _conversation_for(conversations, key, sender, receiver, since):
     """The pair's conversation; a new one dates from its first message, not from the migration."""
     since = since or utc_now()
     return conversations.find_one_and_update(
-        {"pairKey": key},
+        {PAIR_KEY: key},
         {
             "$setOnInsert": {
-                "participants": [sender, receiver], "createdAt": since, "updatedAt": since
+                PARTICIPANTS: [sender, receiver], CREATED_AT: since, UPDATED_AT: since
             }
         },
         upsert=True,
@@ -116,15 +126,15 @@ def _conversation_for(conversations, key, sender, receiver, since):
 
 def _merge(conversations, messages, duplicate, keeper, counts):
     """Move a duplicate conversation's messages to `keeper`, then delete it once none is left."""
-    ids = list(duplicate.get("messages") or [])
-    between = _between(duplicate.get("participants"))
+    ids = list(duplicate.get(MESSAGE_IDS) or [])
+    between = _between(duplicate.get(PARTICIPANTS))
     moved = _link(messages, ids, keeper, between)
     moved += messages.update_many(
-        {"conversationId": duplicate["_id"], **between}, {"$set": {"conversationId": keeper}}
+        {CONVERSATION_ID: duplicate["_id"], **between}, {"$set": {CONVERSATION_ID: keeper}}
     ).modified_count
     counts["messages linked"] += moved
     if _unlinked(messages, ids, keeper, between) == 0 and not messages.count_documents(
-        {"conversationId": duplicate["_id"]}, limit=1
+        {CONVERSATION_ID: duplicate["_id"]}, limit=1
     ):
         conversations.delete_one({"_id": duplicate["_id"]})
         counts["duplicate conversations merged"] += 1
@@ -138,8 +148,8 @@ def _between(participants):
     first, second = people
     return {
         "$or": [
-            {"senderId": first, "receiverId": second},
-            {"senderId": second, "receiverId": first},
+            {SENDER_ID: first, RECEIVER_ID: second},
+            {SENDER_ID: second, RECEIVER_ID: first},
         ]
     }
 
@@ -150,10 +160,10 @@ def _link(messages, ids, conversation_id, between):
         linked += messages.update_many(
             {
                 "_id": {"$in": ids[start:start + BATCH]},
-                "conversationId": {"$ne": conversation_id},
+                CONVERSATION_ID: {"$ne": conversation_id},
                 **between,
             },
-            {"$set": {"conversationId": conversation_id}},
+            {"$set": {CONVERSATION_ID: conversation_id}},
         ).modified_count
     return linked
 
@@ -168,33 +178,20 @@ def _count(messages, ids, condition):
 
 def _unlinked(messages, ids, conversation_id, between):
     """How many of `ids` between the pair (those that exist) do not point at `conversation_id`."""
-    return _count(messages, ids, {"conversationId": {"$ne": conversation_id}, **between})
+    return _count(messages, ids, {CONVERSATION_ID: {"$ne": conversation_id}, **between})
 
 
 def _summarise(conversations, messages, conversation_id):
     """Set `lastMessage` (and `updatedAt`) from the newest message, unless a newer one is there."""
     newest = next(
-        messages.find({"conversationId": conversation_id}).sort("_id", -1).limit(1), None
+        messages.find({CONVERSATION_ID: conversation_id}).sort("_id", -1).limit(1), None
     )
     if newest is None:
         return False
-    summary = {
-        "_id": newest["_id"],
-        "senderId": newest.get("senderId"),
-        "message": (newest.get("message") or "")[:200],
-        "createdAt": newest.get("createdAt"),
-    }
-    update = {"$set": {"lastMessage": summary}}
-    if newest.get("createdAt") is not None:
-        update["$max"] = {"updatedAt": newest["createdAt"]}
+    update = {"$set": {LAST_MESSAGE: Conversation.summary_of(newest)}}
+    if newest.get(CREATED_AT) is not None:
+        update["$max"] = {UPDATED_AT: newest[CREATED_AT]}
     result = conversations.update_one(
-        {
-            "_id": conversation_id,
-            "$or": [
-                {"lastMessage._id": {"$lt": newest["_id"]}},
-                {"lastMessage._id": {"$exists": False}},
-            ],
-        },
-        update,
+        {"_id": conversation_id, **Conversation.older_than(newest["_id"])}, update
     )
     return result.modified_count > 0
