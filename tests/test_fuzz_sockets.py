@@ -94,7 +94,8 @@ def test_send_message_payloads(chat, errors):
         )
     )
     def send(payload):
-        assert_acknowledged("sendMessage", socket.emit("sendMessage", payload, callback=True), errors)
+        ack = socket.emit("sendMessage", payload, callback=True)
+        assert_acknowledged("sendMessage", ack, errors)
 
     send()
 

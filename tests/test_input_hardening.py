@@ -1,4 +1,4 @@
-"""What a careful attacker sends: unstorable text, deep JSON, forms, planted messages, long lists."""
+"""What a careful attacker sends: unstorable text, deep JSON, forms, planted messages, big lists."""
 
 import json
 

@@ -127,7 +127,9 @@ def test_a_non_json_body_is_a_415(api):
     # text/plain is what a cross-site form can send without a preflight.
     alice, alice_user = api.user()
     bob, _ = api.user()
-    response = bob.post(f"/api/v1/message/{alice_user['_id']}/read", data="messageId=1", content_type="text/plain")
+    response = bob.post(
+        f"/api/v1/message/{alice_user['_id']}/read", data="messageId=1", content_type="text/plain"
+    )
     assert response.status_code == 415
 
 

@@ -83,7 +83,8 @@ const fs = require("fs"), vm = require("vm");
 const context = { URL, URLSearchParams };
 vm.runInNewContext(fs.readFileSync(process.argv[1], "utf8"), context);
 const cases = JSON.parse(process.argv[2]);
-console.log(JSON.stringify(cases.map(([search, origin]) => context.chatappApiBase(search, origin))));
+const bases = cases.map(([search, origin]) => context.chatappApiBase(search, origin));
+console.log(JSON.stringify(bases));
 """
 
 

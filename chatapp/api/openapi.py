@@ -1,4 +1,4 @@
-"""/api/v1/openapi.json: the hand-maintained OpenAPI 3.1 document of the HTTP API (chatapp/openapi.json).
+"""/api/v1/openapi.json: the OpenAPI 3.1 document of the HTTP API (chatapp/openapi.json, by hand).
 
 tests/test_openapi.py checks it against the app's routes; tests/test_fuzz_http.py fuzzes the live
 server with it. How to add an endpoint to it: docs/security.md, "The OpenAPI document".
