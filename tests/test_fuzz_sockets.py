@@ -37,6 +37,10 @@ def ack_validator(name):
 
 
 ACKS = {"sendMessage": ack_validator("SendMessageAck"), "markRead": ack_validator("MarkReadAck")}
+ACKS.update(  # group conversations (docs/groups.md)
+    sendGroupMessage=ack_validator("SendGroupMessageAck"),
+    markGroupRead=ack_validator("MarkGroupReadAck"),
+)
 
 # Text as clients may send it, lone surrogates and NUL included.
 texts = st.text(st.characters(codec=None, exclude_categories=()), max_size=30) | st.sampled_from(
@@ -113,7 +117,40 @@ def test_mark_read_payloads(chat, errors):
     mark_read()
 
 
-@pytest.mark.parametrize("event", ["sendMessage", "markRead"])
+@pytest.fixture
+def group_chat(chat, api):
+    """Alice's socket in a group of hers, and the ids worth aiming at (the group's and users')."""
+    socket, real = chat
+    alice_client = socket.flask_test_client
+    _, carol_user = api.user()
+    created = alice_client.post(
+        "/api/v1/groups", json={"name": "Fuzz", "memberIds": [real[0], carol_user["_id"]]}
+    )
+    assert created.status_code == 201, created.get_json()
+    return socket, [created.get_json()["_id"], *real]
+
+
+def test_group_payloads(group_chat, errors):
+    socket, real = group_chat
+
+    @FUZZ_SETTINGS
+    @given(
+        st.sampled_from(["sendGroupMessage", "markGroupRead"]),
+        st.one_of(
+            optional_fields(
+                conversationId=ids(real), message=texts | json_values, messageId=ids(real),
+                clientMessageId=texts,
+            ),
+            json_values,
+        ),
+    )
+    def emit(event, payload):
+        assert_acknowledged(event, socket.emit(event, payload, callback=True), errors)
+
+    emit()
+
+
+@pytest.mark.parametrize("event", ["sendMessage", "markRead", "sendGroupMessage", "markGroupRead"])
 def test_no_payload_or_several_are_a_clean_negative_ack(chat, errors, event):
     socket, real = chat
 
@@ -136,7 +173,11 @@ def test_typing_and_unknown_events_never_raise(chat, errors):
     @FUZZ_SETTINGS
     @given(
         names,
-        st.lists(optional_fields(to=ids(real), isTyping=json_values) | json_values, max_size=2),
+        st.lists(
+            optional_fields(to=ids(real), conversationId=ids(real), isTyping=json_values)
+            | json_values,
+            max_size=2,
+        ),
     )
     def emit(name, args):
         socket.emit(name, *args)

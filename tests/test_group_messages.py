@@ -176,7 +176,8 @@ def test_read_marker_errors(team):
     url = f"/api/v1/groups/{group['_id']}/read"
     assert_json_error(bob.post(url, json={"messageId": pair_message["_id"]}), 404)
     assert_json_error(bob.post(url, json={"messageId": "bad"}), 400)
-    assert_json_error(bob.post(url, data="x", content_type="text/plain"), 400)
+    assert_json_error(bob.post(url, data="x", content_type="text/plain"), 415)
+    assert_json_error(bob.post(url, data="[1]", content_type="application/json"), 400)
     assert_json_error(dave.post(url), 404)
 
 

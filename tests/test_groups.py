@@ -110,7 +110,7 @@ def test_a_group_takes_at_most_group_max_members_others(app, api):
 
 def test_non_json_and_unauthenticated_calls_are_json_errors(client, trio):
     (alice, _), _, _ = trio
-    assert_json_error(alice.post("/api/v1/groups", data="name=x"), 400)
+    assert_json_error(alice.post("/api/v1/groups", data="name=x"), 415)
     assert_json_error(client.post("/api/v1/groups", json={"name": "x", "memberIds": []}), 401)
     assert_json_error(alice.get("/api/v1/groups/not-an-id"), 400)
     assert_json_error(alice.get("/api/v1/groups/" + "0" * 24), 404)

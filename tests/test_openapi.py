@@ -20,6 +20,13 @@ RATE_LIMITED = {
     ("post", "/api/v1/user/register"),
     ("post", "/api/v1/user/login"),
     ("post", "/api/v1/message/send/{receiver_id}"),
+    # Group creation and membership changes (GROUP_RATE_LIMIT) and group sends (SEND_RATE_LIMIT).
+    ("post", "/api/v1/groups/"),
+    ("patch", "/api/v1/groups/{group_id}"),
+    ("post", "/api/v1/groups/{group_id}/members"),
+    ("delete", "/api/v1/groups/{group_id}/members/{user_id}"),
+    ("post", "/api/v1/groups/{group_id}/leave"),
+    ("post", "/api/v1/groups/{group_id}/messages"),
 }
 # Operations that never touch the database (so no 503).
 NO_DATABASE = {("get", "/api/v1/openapi.json"), ("get", "/healthz"),
