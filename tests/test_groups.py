@@ -290,3 +290,16 @@ def test_a_member_added_during_another_change_is_not_lost_from_the_mirror(api, m
     participants = {str(p) for p in Conversation.objects.get(id=group["_id"]).participants}
     assert {dave_user["_id"], eve_user["_id"]} <= participants
     assert group["_id"] in groups.listed(eve)
+
+
+def test_migrating_node_data_leaves_groups_alone(trio):
+    from chatapp.services.migration import migrate_node_data
+
+    (alice, _), (bob, bob_user), (_, carol_user) = trio
+    group = groups.created(alice, "Team", [bob_user, carol_user])
+    groups.sent(bob, group, "kept")
+    before = groups.listed(alice)[group["_id"]]
+    counts = migrate_node_data()
+    assert not any("skipped" in key for key in counts), counts
+    assert groups.listed(alice)[group["_id"]] == before
+    assert groups.texts(alice, group) == ["kept"]
