@@ -303,3 +303,14 @@ def test_migrating_node_data_leaves_groups_alone(trio):
     assert not any("skipped" in key for key in counts), counts
     assert groups.listed(alice)[group["_id"]] == before
     assert groups.texts(alice, group) == ["kept"]
+
+
+def test_when_everyone_leaves_the_group_is_gone_from_every_list(trio):
+    (alice, _), (bob, _), (carol, _) = trio
+    group = groups.created(alice, "Team", [trio[1][1], trio[2][1]])
+    for client in (alice, bob, carol):
+        assert client.post(f"/api/v1/groups/{group['_id']}/leave").status_code == 204
+        assert group["_id"] not in groups.listed(client)
+    stored = Conversation._get_collection().find_one({"_id": Conversation.objects.get().id})
+    assert stored["participants"] == [] and Membership.objects.count() == 0
+    assert_json_error(groups.add(alice, group, trio[1][1]), 404)
