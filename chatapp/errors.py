@@ -9,6 +9,7 @@ import logging
 from flask import jsonify
 from mongoengine.errors import DoesNotExist, NotUniqueError
 from mongoengine.errors import ValidationError as DocumentInvalid
+from pymongo.errors import ConnectionFailure
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,12 @@ class PayloadTooLarge(ApiError):
     status = 413
 
 
+class Unavailable(ApiError):
+    """The database (or another service the request needs) cannot answer now: retry later."""
+
+    status = 503
+
+
 class TooManyRequests(ApiError):
     """Over a rate limit; `retry_after` (whole seconds) goes out as the Retry-After header."""
 
@@ -68,6 +75,9 @@ HTTP_MESSAGES = {
     413: "Request body is too large.",
     415: "Unsupported media type.",
 }
+
+
+DATABASE_UNAVAILABLE = "The database is unavailable, please retry."
 
 
 def error_response(message, status, headers=None):
@@ -91,6 +101,13 @@ def register_error_handlers(app):
         # Keep what Werkzeug put on the response (Allow on 405).
         headers = [(k, v) for k, v in error.get_response().headers if k.lower() in ("allow", "retry-after")]
         return error_response(message, error.code, headers)
+
+    @app.errorhandler(ConnectionFailure)
+    def handle_database_unreachable(error):
+        # The database did not answer within MONGO_TIMEOUT_MS (or the connection dropped): a
+        # 503 the client may retry, not a 500; pymongo reconnects by itself once it is back.
+        log.warning("Database unavailable: %s", error)
+        return error_response(DATABASE_UNAVAILABLE, 503)
 
     @app.errorhandler(NotUniqueError)
     def handle_not_unique(error):

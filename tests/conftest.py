@@ -2,6 +2,7 @@
 
 import itertools
 
+import mongoengine
 import pytest
 
 from chatapp import db
@@ -11,6 +12,13 @@ from config import TestConfig
 
 PASSWORD = "correct horse"
 _counter = itertools.count()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_the_last_connection():
+    """A real database's client is closed at the end (each new app closes the one before)."""
+    yield
+    mongoengine.disconnect()
 
 
 @pytest.fixture

@@ -7,12 +7,12 @@ examines at most a page of documents, however long the conversation.
 
 import os
 
-import pytest
 from pymongo import monitoring
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("TEST_MONGO_URI"), reason="needs a real MongoDB in TEST_MONGO_URI"
-)
+from tests.helpers.real_db import mongodb_only
+
+EXPLAIN_REASON = "FerretDB's explain has no MongoDB query plan (stages, docs examined) to check"
+pytestmark = mongodb_only(EXPLAIN_REASON)
 
 
 class FindCapture(monitoring.CommandListener):

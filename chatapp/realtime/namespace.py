@@ -12,11 +12,12 @@ from functools import wraps
 
 from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, Namespace
+from pymongo.errors import ConnectionFailure
 from werkzeug.http import parse_cookie
 
-from chatapp import ratelimit
+from chatapp import db, ratelimit
 from chatapp.api.auth import TOKEN_COOKIE, authenticate
-from chatapp.errors import ApiError, InvalidInput, NotAuthenticated
+from chatapp.errors import DATABASE_UNAVAILABLE, ApiError, InvalidInput, NotAuthenticated
 from chatapp.realtime import events
 from chatapp.realtime.presence import PresenceBroadcaster, presence
 from chatapp.realtime.upgrade_auth import PENDING_SECONDS, UpgradeAuthenticator, UpgradeMiddleware
@@ -72,7 +73,10 @@ def acknowledged(handler):
     @wraps(handler)
     def wrapped(self, *args):
         try:
+            db.ensure_ready()  # nothing is written before the unique indexes exist
             return {"ok": True, **handler(self, *args)}
+        except ConnectionFailure:
+            return {"ok": False, "message": DATABASE_UNAVAILABLE}
         except ApiError as error:
             ack = {"ok": False, "message": error.message}
             if getattr(error, "retry_after", None) is not None:

@@ -109,10 +109,10 @@ def mark_read(reader_id, other_id, message_id=None):
         raise NotFoundError("Message not found")
 
     marker_path = f"readMarkers.{reader}"
+    # The whole (small) document comes back: FerretDB's findAndModify has no projection.
     previous = Conversation._get_collection().find_one_and_update(
         {"_id": conversation_id},
         {"$max": {marker_path: target}},
-        projection={marker_path: 1},
         return_document=ReturnDocument.BEFORE,
     )
     previous_marker = ((previous or {}).get("readMarkers") or {}).get(str(reader))

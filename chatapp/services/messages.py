@@ -1,15 +1,15 @@
 """Direct messages: sending, and reading history a page at a time."""
 
-import re
+import hashlib
 
 import pymongo.errors
+from bson import ObjectId
 from mongoengine import signals
-from mongoengine.errors import NotUniqueError, OperationError
 
 from chatapp import db, serializers, validation
 from chatapp.clock import utc_now
-from chatapp.errors import Conflict, InvalidInput, NotFoundError, PayloadTooLarge
-from chatapp.models import Conversation, Message
+from chatapp.errors import Conflict, InvalidInput, NotFoundError, PayloadTooLarge, Unavailable
+from chatapp.models import Conversation, Message, MessageKey
 from chatapp.realtime import events
 from chatapp.services.users import user_exists
 from chatapp.validation import object_id, string_field
@@ -29,7 +29,7 @@ def send_message(
     Returns `(message, created)`: the message in wire format, and False when `client_message_id`
     names a message this sender already stored (a retry): that first message is returned as it
     was and nothing is written or emitted again, so a retry never shows twice on any screen.
-    The unique index on (senderId, clientMessageId) decides which of two racing attempts wins.
+    The key's own document (MessageKey) decides which of two racing attempts wins.
     Nothing is written unless every check passed, and events go out only after the writes
     returned: `newMessage` to the receiver's tabs, `messageSent` to the sender's tabs except the
     socket `origin_sid` the message came from (None for an HTTP send: all of them).
@@ -52,8 +52,9 @@ def send_message(
     # The document `Message(...).save(force_insert=True)` writes (every field checked above:
     # ids are ObjectIds, the text a non-empty string, the key a string or None, which to_mongo
     # leaves out), inserted directly: MongoEngine's construction, validation and to_mongo were a
-    # fifth of a send.
+    # fifth of a send. Its id is chosen here so an idempotency key can name it before it exists.
     document = {
+        "_id": ObjectId(),
         "conversationId": conversation_id,
         "senderId": sender,
         "receiverId": receiver,
@@ -61,15 +62,20 @@ def send_message(
     }
     if client_message_id is not None:
         document["clientMessageId"] = client_message_id
+        key = _claim_key(sender, receiver, text, client_message_id, document["_id"])
+        if key["messageId"] != document["_id"]:
+            first = Message._get_collection().find_one({"_id": key["messageId"]})
+            if first is not None:
+                return serializers.message(first), False
+            # The attempt that claimed the key has not stored its message: it is still storing
+            # it, or it failed. Store it under the id the key names: whichever insert lands
+            # first is the message, and the other finds it below.
+            document["_id"] = key["messageId"]
     document["createdAt"] = now
     document["updatedAt"] = now
-    try:
-        message_id = _insert_message(document)
-    except NotUniqueError:
-        if client_message_id is None:
-            raise
-        return _first_attempt(sender, receiver, text, client_message_id), False
-    document["_id"] = message_id
+    stored = _insert_in_order(document)
+    if stored is not document:
+        return serializers.message(stored), False
     wire = serializers.message(document)
     try:
         _record_sent(conversation_id, receiver, document)
@@ -77,7 +83,7 @@ def send_message(
         # Undone, so the client's retry stores and delivers it afresh instead of finding a stored
         # message nobody was told about. (At worst the receiver's unread count is one too high
         # until they next read the conversation, which recounts it.)
-        Message.objects(id=message_id).delete()
+        Message.objects(id=document["_id"]).delete()
         raise
 
     # Emitted last: only after every write returned.
@@ -86,34 +92,72 @@ def send_message(
     return wire, True
 
 
-def _insert_message(document):
-    """Insert a message document; its new id. Errors as `Document.save` raises them."""
-    try:
-        return Message._get_collection().insert_one(document).inserted_id
-    except pymongo.errors.DuplicateKeyError as err:
-        raise NotUniqueError(f"Tried to save duplicate unique keys ({err})") from err
-    except pymongo.errors.OperationFailure as err:
-        if re.match("^E1100[01] duplicate key", str(err)):
-            raise NotUniqueError(f"Tried to save duplicate unique keys ({err})") from err
-        raise OperationError(f"Could not save document ({err})") from err
+# Attempts at a free seq before a send gives up (each failed one means another send in the same
+# conversation was stored meanwhile, so this bounds a burst, not a wait).
+SEQ_ATTEMPTS = 50
+# Seqs are never below this (the migration counts down from 0 for the Node backend's messages).
+MIN_SEQ = -(2**62)
+MAX_SEQ = 2**62
 
 
-def _first_attempt(sender, receiver, text, client_message_id):
-    """The message an earlier attempt with this idempotency key stored, in wire format.
+def _insert_in_order(document):
+    """Insert `document` as the next message of its conversation; return what is stored.
+
+    The insert itself allocates the message's `seq`: read the conversation's last seq, insert
+    with the next one, and let the unique (conversationId, seq) index refuse it when another send
+    took that seq first; then read again and retry. So a message is stored only after every
+    message with a smaller seq, and "everything after seq n" is exact on any server, MongoDB or
+    FerretDB, with no counter, lock or transaction. Returns `document`, or (when an attempt with
+    the same idempotency key stored a message under this `_id` first) that message.
+    """
+    collection = Message._get_collection()
+    for _ in range(SEQ_ATTEMPTS):
+        document["seq"] = next_seq(collection, document["conversationId"])
+        try:
+            collection.insert_one(document)
+            return document
+        except pymongo.errors.DuplicateKeyError:
+            existing = collection.find_one({"_id": document["_id"]})
+            if existing is not None:
+                return existing
+            # Another send in this conversation was stored with this seq: try the next one.
+    raise Unavailable("The conversation is busy, please retry")
+
+
+def next_seq(collection, conversation_id):
+    """The seq after the conversation's last one (1 for a conversation with none)."""
+    last = collection.find_one(
+        {"conversationId": conversation_id, "seq": {"$gte": MIN_SEQ}},
+        {"seq": 1},
+        sort=[("seq", -1)],
+    )
+    return max(last["seq"], 0) + 1 if last is not None else 1
+
+
+def _claim_key(sender, receiver, text, client_message_id, message_id):
+    """Claim (sender, client_message_id) for `message_id`; return the key document that wins.
 
     A key reused for a different message is the client's bug, answered with 409 rather than
     with a message that is not the one it just asked to send.
     """
-    first = (
-        Message.objects(sender_id=sender, client_message_id=client_message_id)
-        .as_pymongo()
-        .first()
-    )
-    if first is None:  # the unique index said it exists; it was deleted since
+    keys = MessageKey._get_collection()
+    key = {
+        "_id": f"{sender}:{client_message_id}",
+        "messageId": message_id,
+        "receiverId": receiver,
+        "digest": hashlib.sha256(text.encode()).hexdigest(),
+        "createdAt": utc_now(),
+    }
+    try:
+        keys.insert_one(key)
+        return key
+    except pymongo.errors.DuplicateKeyError:
+        first = keys.find_one({"_id": key["_id"]})
+    if first is None:  # keys are never deleted; only an operator could have
         raise Conflict("clientMessageId was already used")
-    if first.get("receiverId") != receiver or first.get("message") != text:
+    if first.get("receiverId") != receiver or first.get("digest") != key["digest"]:
         raise Conflict("clientMessageId was already used for a different message")
-    return serializers.message(first)
+    return first
 
 
 # pairKey -> conversation id. A pair's conversation never changes once made, so after the first
@@ -179,8 +223,10 @@ def list_messages(user_id, other_id, *, limit, before=None, after=None):
     older than `before` (a message id), and the cursor of the next older page (None at the
     start). With `after` (catch-up after a reconnect): at most `limit` of the oldest messages
     newer than `after`, and the cursor of the next newer page (None when this page reaches the
-    newest). Costs one indexed lookup and one index range of `limit + 1` entries, whatever the
-    length of the history.
+    newest). "Older" and "newer" are by `seq`, the order the database stored them in, so a
+    catch-up never skips a message stored late. Cursors stay message ids (what clients hold).
+    Costs one indexed lookup and one index range of `limit + 1` entries, whatever the length of
+    the history.
     """
     user = object_id(str(user_id), "user id")
     other = object_id(other_id, "user id")
@@ -198,36 +244,113 @@ def list_messages(user_id, other_id, *, limit, before=None, after=None):
     if conversation is None:
         return [], None
     messages = Message._get_collection()
-    query = {"conversationId": conversation["_id"]}
+    conversation_id = conversation["_id"]
     if after is not None:
-        query["_id"] = {"$gt": after}
-        oldest_first = list(messages.find(query, sort=[("_id", 1)], limit=limit + 1))
-        page = oldest_first[:limit]
-        next_after = str(page[-1]["_id"]) if len(oldest_first) > limit else None
+        seq, message_id = _position(messages, conversation_id, after, newer=True)
+        found = _newer(messages, conversation_id, seq, message_id, limit + 1)
+        page = found[:limit]
+        next_after = str(page[-1]["_id"]) if len(found) > limit else None
         return [serializers.message(doc) for doc in page], next_after
-    if before is not None:
-        query["_id"] = {"$lt": before}
-    newest_first = list(messages.find(query, sort=[("_id", -1)], limit=limit + 1))
-    page = newest_first[:limit]
-    next_before = str(page[-1]["_id"]) if len(newest_first) > limit else None
+    seq, message_id = (
+        _position(messages, conversation_id, before, newer=False)
+        if before is not None
+        else (MAX_SEQ, None)
+    )
+    found = _older(messages, conversation_id, seq, message_id, limit + 1)
+    page = found[:limit]
+    next_before = str(page[-1]["_id"]) if len(found) > limit else None
     page.reverse()
     return [serializers.message(doc) for doc in page], next_before
+
+
+# Messages without a seq (stored before seqs existed, and not yet given one by
+# `migrate-node-data`) come before every message that has one, in `_id` order. A position in a
+# conversation is `(seq, _id)`, seq None for those.
+
+
+def _position(messages, conversation_id, cursor, *, newer):
+    """The position of message `cursor` in the conversation.
+
+    A cursor that is not one of its messages (from another conversation, or deleted since) is
+    placed by its id, as cursors were before seqs: after the newest message with a smaller id
+    (`newer`), or before the oldest one with a larger id.
+    """
+    doc = messages.find_one({"_id": cursor, "conversationId": conversation_id}, {"seq": 1})
+    if doc is None:
+        doc = messages.find_one(
+            {"conversationId": conversation_id, "_id": {"$lt" if newer else "$gt": cursor}},
+            {"seq": 1},
+            sort=[("_id", -1 if newer else 1)],
+        )
+        if doc is None:  # nothing on that side: the very start, or the very end
+            return (None, ObjectId(b"\0" * 12)) if newer else (MAX_SEQ, None)
+    return doc.get("seq"), doc["_id"]
+
+
+def _newer(messages, conversation_id, seq, message_id, n):
+    """At most `n` messages after position (seq, message_id), oldest first."""
+    found = []
+    if seq is None:
+        first = messages.find_one(
+            {"conversationId": conversation_id, "seq": {"$gte": MIN_SEQ}},
+            {"_id": 1},
+            sort=[("seq", 1)],
+        )
+        ids = {"$gt": message_id}
+        if first is not None:
+            ids["$lt"] = first["_id"]  # older than every message that has a seq
+        found = list(
+            messages.find(
+                {"conversationId": conversation_id, "seq": None, "_id": ids},
+                sort=[("_id", 1)],
+                limit=n,
+            )
+        )
+        seq = MIN_SEQ - 1
+    if len(found) < n:
+        found += messages.find(
+            {"conversationId": conversation_id, "seq": {"$gt": seq}},
+            sort=[("seq", 1)],
+            limit=n - len(found),
+        )
+    return found
+
+
+def _older(messages, conversation_id, seq, message_id, n):
+    """At most `n` messages before position (seq, message_id), newest first."""
+    found = []
+    if seq is not None:
+        found = list(
+            messages.find(
+                {"conversationId": conversation_id, "seq": {"$lt": seq, "$gte": MIN_SEQ}},
+                sort=[("seq", -1)],
+                limit=n,
+            )
+        )
+        if found:
+            message_id = found[-1]["_id"]
+    if len(found) < n:
+        query = {"conversationId": conversation_id, "seq": None}
+        if message_id is not None:
+            query["_id"] = {"$lt": message_id}
+        found += messages.find(query, sort=[("_id", -1)], limit=n - len(found))
+    return found
 
 
 def _record_sent(conversation_id, receiver, message):
     """One more unread message for `receiver`, and the conversation's summary on its newest message.
 
     `message` is the stored message document. One update in the common case: the `$inc` plus
-    the summary, conditional on ids so that when two sends race the older one cannot overwrite
+    the summary, conditional on seqs so that when two sends race the older one cannot overwrite
     the newer's summary. When that condition fails (a newer message is already recorded) a
     second update applies the `$inc` alone: the count always grows by exactly one, atomically,
     whatever the order of concurrent sends. Both are raw updates on the collection (what
     MongoEngine's `update_one(__raw__=...)` sends, without its query cloning and transforms).
     """
-    message_id = message["_id"]
     count = {f"unreadCounts.{receiver}": 1}
     summary = {
-        "_id": message_id,
+        "_id": message["_id"],
+        "seq": message["seq"],
         "senderId": message["senderId"],
         "message": message["message"][:200],
         "createdAt": message["createdAt"],
@@ -237,8 +360,8 @@ def _record_sent(conversation_id, receiver, message):
         {
             "_id": conversation_id,
             "$or": [
-                {"lastMessage._id": {"$lt": message_id}},
-                {"lastMessage._id": {"$exists": False}},
+                {"lastMessage.seq": {"$lt": message["seq"]}},
+                {"lastMessage.seq": {"$exists": False}},
             ],
         },
         {

@@ -1,7 +1,9 @@
 """Bring a database written by the Node backend into this backend's shape, idempotently.
 
 The Node backend kept, per conversation, an array of all its message ids and no `pairKey`, and
-its messages had no `conversationId`. A race in its send could also make two conversations for
+its messages had no `conversationId` and no `seq` (their order in the conversation). Messages it
+wrote get seqs of 0 and below, in `_id` order, so they come before every message this backend
+stores (which counts up from 1). A race in its send could also make two conversations for
 one pair, or store a message no conversation lists. `migrate_node_data` fixes all of that without
 losing a message, and running it again changes nothing. Users need nothing: their bcryptjs
 `$2a$`/`$2b$` hashes verify as they are.
@@ -14,7 +16,7 @@ from pymongo.errors import DuplicateKeyError
 
 from chatapp.clock import utc_now
 from chatapp.models import Conversation, Message
-from chatapp.services.messages import pair_key
+from chatapp.services.messages import MIN_SEQ, pair_key
 
 BATCH = 1000
 
@@ -34,16 +36,19 @@ def migrate_node_data(report=lambda line: None):
             report(f"skipped conversation {doc['_id']}: participants {people}")
             continue
         key = pair_key(*people)
-        try:
-            conversations.update_one(
-                {"_id": doc["_id"], "pairKey": {"$exists": False}}, {"$set": {"pairKey": key}}
-            )
-            counts["conversations keyed"] += 1
-            touched.add(doc["_id"])
-        except DuplicateKeyError:
-            keeper = conversations.find_one({"pairKey": key}, {"_id": 1})["_id"]
-            _merge(conversations, messages, doc, keeper, counts)
-            touched.add(keeper)
+        # Looked up first rather than left to the unique index: FerretDB reports a unique
+        # violation by an update as an internal error, not as a duplicate key. Should a running
+        # app create the pair in between, the update fails and a second run merges it.
+        keeper = conversations.find_one({"pairKey": key}, {"_id": 1})
+        if keeper is not None:
+            _merge(conversations, messages, doc, keeper["_id"], counts)
+            touched.add(keeper["_id"])
+            continue
+        conversations.update_one(
+            {"_id": doc["_id"], "pairKey": {"$exists": False}}, {"$set": {"pairKey": key}}
+        )
+        counts["conversations keyed"] += 1
+        touched.add(doc["_id"])
 
     # 2. Point every listed message at its conversation; drop the list once all of them do.
     for doc in conversations.find(
@@ -58,6 +63,7 @@ def migrate_node_data(report=lambda line: None):
 
     # 3. Messages no conversation listed (the Node send saved them, then failed): by their pair.
     found = {}
+    unlisted_by_conversation = {}
     unlisted = messages.find(
         {"conversationId": {"$exists": False}}, {"senderId": 1, "receiverId": 1, "createdAt": 1}
     ).sort("_id", 1)
@@ -72,11 +78,24 @@ def migrate_node_data(report=lambda line: None):
             found[key] = _conversation_for(
                 conversations, key, sender, receiver, doc.get("createdAt")
             )
-        messages.update_one({"_id": doc["_id"]}, {"$set": {"conversationId": found[key]}})
-        counts["unlisted messages linked"] += 1
-        touched.add(found[key])
+        unlisted_by_conversation.setdefault(found[key], []).append(doc["_id"])
+    for conversation_id, ids in unlisted_by_conversation.items():
+        counts["unlisted messages linked"] += _link(messages, ids, conversation_id)
+        touched.add(conversation_id)
 
-    # 4. The summary the conversation list reads, for every conversation touched or lacking one.
+    # 4. Messages stored before seqs existed (by an older version of this backend): a seq each.
+    for conversation_id in messages.distinct(
+        "conversationId", {"conversationId": {"$exists": True}, "seq": None}
+    ):
+        ids = [m["_id"] for m in messages.find(
+            {"conversationId": conversation_id, "seq": None}, {"_id": 1}
+        )]
+        counts["messages given a seq"] += _link(messages, ids, conversation_id, relink=True)
+        touched.add(conversation_id)
+    for conversation_id in touched:
+        _order_unsequenced(messages, conversation_id)
+
+    # 5. The summary the conversation list reads, for every conversation touched or lacking one.
     for doc in conversations.find({"lastMessage": {"$exists": False}}, {"_id": 1}):
         touched.add(doc["_id"])
     for conversation_id in touched:
@@ -96,7 +115,6 @@ def _conversation_for(conversations, key, sender, receiver, since):
             }
         },
         upsert=True,
-        projection={"_id": 1},
         return_document=ReturnDocument.AFTER,
     )["_id"]
 
@@ -104,11 +122,8 @@ def _conversation_for(conversations, key, sender, receiver, since):
 def _merge(conversations, messages, duplicate, keeper, counts):
     """Move a duplicate conversation's messages to `keeper`, then delete it once none is left."""
     ids = list(duplicate.get("messages") or [])
-    moved = _link(messages, ids, keeper)
-    moved += messages.update_many(
-        {"conversationId": duplicate["_id"]}, {"$set": {"conversationId": keeper}}
-    ).modified_count
-    counts["messages linked"] += moved
+    ids += [m["_id"] for m in messages.find({"conversationId": duplicate["_id"]}, {"_id": 1})]
+    counts["messages linked"] += _link(messages, ids, keeper)
     if _unlinked(messages, ids, keeper) == 0 and not messages.count_documents(
         {"conversationId": duplicate["_id"]}, limit=1
     ):
@@ -116,14 +131,67 @@ def _merge(conversations, messages, duplicate, keeper, counts):
         counts["duplicate conversations merged"] += 1
 
 
-def _link(messages, ids, conversation_id):
-    linked = 0
+def _link(messages, ids, conversation_id, relink=False):
+    """Point the messages `ids` at `conversation_id`, each with a seq below all of its others.
+
+    Only those that exist and point elsewhere (or, with `relink`, have no seq yet) move; returns
+    how many did. One message at a time: conversationId and seq change together, since on MongoDB
+    two messages of one conversation without a seq collide in the unique (conversationId, seq)
+    index. Newest first, so that seqs count down in `_id` order.
+    """
+    moving = []
     for start in range(0, len(ids), BATCH):
-        linked += messages.update_many(
-            {"_id": {"$in": ids[start:start + BATCH]}, "conversationId": {"$ne": conversation_id}},
-            {"$set": {"conversationId": conversation_id}},
-        ).modified_count
-    return linked
+        query = {"_id": {"$in": ids[start:start + BATCH]}}
+        query["seq" if relink else "conversationId"] = None if relink else {"$ne": conversation_id}
+        moving += [m["_id"] for m in messages.find(query, {"_id": 1})]
+    for message_id in sorted(set(moving), reverse=True):
+        for _ in range(10):  # another writer could take the same low seq: try the next one
+            try:
+                messages.update_one(
+                    {"_id": message_id},
+                    {"$set": {"conversationId": conversation_id,
+                              "seq": _lowest_seq(messages, conversation_id) - 1}},
+                )
+                break
+            except DuplicateKeyError:
+                continue
+        else:
+            raise RuntimeError(f"could not give message {message_id} a seq")
+    return len(set(moving))
+
+
+def _lowest_seq(messages, conversation_id):
+    """The smallest seq in the conversation, or 1 (the first this backend gives) if none is lower."""
+    lowest = messages.find_one(
+        {"conversationId": conversation_id, "seq": {"$gte": MIN_SEQ}},
+        {"seq": 1},
+        sort=[("seq", 1)],
+    )
+    return min(lowest["seq"], 1) if lowest is not None else 1
+
+
+def _order_unsequenced(messages, conversation_id):
+    """Make the migrated messages' seqs (0 and below) follow their `_id` order.
+
+    Messages linked by different steps (listed, unlisted, merged) got their seqs batch by batch;
+    when that order differs from the order they were written in, they are renumbered into fresh
+    seqs below the lowest, so no two ever hold the same seq, and a second run changes nothing.
+    """
+    docs = list(
+        messages.find(
+            {"conversationId": conversation_id, "seq": {"$gte": MIN_SEQ, "$lte": 0}},
+            {"seq": 1},
+            sort=[("seq", 1)],
+        )
+    )
+    ids = [doc["_id"] for doc in docs]
+    if ids == sorted(ids):
+        return
+    lowest = docs[0]["seq"]
+    for offset, message_id in enumerate(sorted(ids)):
+        messages.update_one(
+            {"_id": message_id}, {"$set": {"seq": lowest - len(ids) + offset}}
+        )
 
 
 def _unlinked(messages, ids, conversation_id):
@@ -139,12 +207,14 @@ def _unlinked(messages, ids, conversation_id):
 def _summarise(conversations, messages, conversation_id):
     """Set `lastMessage` (and `updatedAt`) from the newest message, unless a newer one is there."""
     newest = next(
-        messages.find({"conversationId": conversation_id}).sort("_id", -1).limit(1), None
+        messages.find({"conversationId": conversation_id}).sort([("seq", -1), ("_id", -1)]).limit(1),
+        None,
     )
     if newest is None:
         return False
     summary = {
         "_id": newest["_id"],
+        "seq": newest.get("seq"),
         "senderId": newest.get("senderId"),
         "message": (newest.get("message") or "")[:200],
         "createdAt": newest.get("createdAt"),
@@ -156,8 +226,8 @@ def _summarise(conversations, messages, conversation_id):
         {
             "_id": conversation_id,
             "$or": [
-                {"lastMessage._id": {"$lt": newest["_id"]}},
-                {"lastMessage._id": {"$exists": False}},
+                {"lastMessage.seq": {"$lt": newest.get("seq")}},
+                {"lastMessage.seq": {"$exists": False}},
             ],
         },
         update,
