@@ -19,6 +19,8 @@ from mongoengine import (
 from chatapp.clock import utc_now
 
 GENDERS = ("male", "female")
+# Characters of a message kept in its conversation's `lastMessage` summary.
+SUMMARY_LENGTH = 200
 
 
 class User(Document):
@@ -65,6 +67,34 @@ class Conversation(Document):
             {"fields": ["participants", "-updated_at", "-id"]},
         ],
     }
+
+    @staticmethod
+    def key_for(user_a, user_b):
+        """The `pairKey` of two users' conversation: the same for (a, b) and (b, a)."""
+        first, second = sorted((str(user_a), str(user_b)))
+        return f"{first}:{second}"
+
+    @staticmethod
+    def summary_of(message):
+        """The `lastMessage` summary of a stored message (a raw document): its text cut at 200."""
+        return {
+            "_id": message["_id"],
+            "seq": message.get(Message.seq.db_field),
+            "senderId": message.get(Message.sender_id.db_field),
+            "message": (message.get(Message.message.db_field) or "")[:SUMMARY_LENGTH],
+            "createdAt": message.get(Message.created_at.db_field),
+        }
+
+    @staticmethod
+    def older_than(seq):
+        """A raw filter: conversations whose `lastMessage` comes before seq `seq`, or has none.
+
+        By seq, the order messages were stored in: by id, a message stored late with a smaller
+        id would never become the summary. A summary without a seq (stored before seqs existed)
+        is older than any message that has one.
+        """
+        last_seq = f"{Conversation.last_message.db_field}.seq"
+        return {"$or": [{last_seq: {"$lt": seq}}, {last_seq: {"$exists": False}}]}
 
 
 class Message(Document):

@@ -11,7 +11,7 @@ from bson import ObjectId
 
 from chatapp.models import Message
 from chatapp.services import messages
-from tests.conftest import history, sent
+from tests.helpers.chat import history, sent
 
 WAIT = 10  # seconds: a bound on every wait in these tests, never reached when they pass
 
@@ -24,8 +24,8 @@ def test_a_send_delayed_between_allocation_and_storage_is_not_skipped(app, api, 
     real_next_seq = messages.next_seq
     delayed_thread = []
 
-    def next_seq(collection, conversation_id):
-        seq = real_next_seq(collection, conversation_id)
+    def next_seq(conversation_id):
+        seq = real_next_seq(conversation_id)
         if threading.current_thread() in delayed_thread and not allocated.is_set():
             allocated.set()  # it has read the last seq and picked its own ...
             assert resume.wait(WAIT)  # ... and stalls before storing the message

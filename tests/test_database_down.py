@@ -16,9 +16,9 @@ from chatapp.app import create_app
 from chatapp.errors import DATABASE_UNAVAILABLE
 from chatapp.extensions import socketio
 from config import TestConfig
-from tests.conftest import PASSWORD
+from tests.helpers.chat import PASSWORD
 from tests.helpers import ferretdb
-from tests.live_server import LiveServer
+from tests.helpers.live_server import LiveServer
 
 TIMEOUT_MS = 500
 # What "within MONGO_TIMEOUT_MS" allows on a loaded 2-core machine: the timeout plus handling.

@@ -6,8 +6,8 @@ explain helpers of test_real_mongo_indexes.
 
 import time
 
-from tests.helpers.real_db import mongodb_only
-from tests.test_real_mongo_indexes import CAPTURE, EXPLAIN_REASON, explain, stages
+from tests.helpers.mongo_plans import CAPTURE, explain, stages
+from tests.helpers.real_db import EXPLAIN_REASON, mongodb_only
 
 pytestmark = mongodb_only(EXPLAIN_REASON)
 

@@ -2,23 +2,16 @@
 
 import hashlib
 
-import pymongo.errors
 from bson import ObjectId
-from mongoengine import signals
+from mongoengine.errors import NotUniqueError
 
-from chatapp import db, serializers, validation
+from chatapp import serializers, validation
 from chatapp.clock import utc_now
 from chatapp.errors import Conflict, InvalidInput, NotFoundError, PayloadTooLarge, Unavailable
 from chatapp.models import Conversation, Message, MessageKey
 from chatapp.realtime import events
 from chatapp.services.users import user_exists
 from chatapp.validation import object_id, string_field
-
-
-def pair_key(user_a, user_b):
-    """The same key for (a, b) and (b, a): the identity of their one conversation."""
-    first, second = sorted((str(user_a), str(user_b)))
-    return f"{first}:{second}"
 
 
 def send_message(
@@ -48,34 +41,32 @@ def send_message(
         raise NotFoundError("Receiver not found")
 
     conversation_id = get_or_create_conversation(sender, receiver)
-    now = utc_now()
-    # The document `Message(...).save(force_insert=True)` writes (every field checked above:
-    # ids are ObjectIds, the text a non-empty string, the key a string or None, which to_mongo
-    # leaves out), inserted directly: MongoEngine's construction, validation and to_mongo were a
-    # fifth of a send. Its id is chosen here so an idempotency key can name it before it exists.
-    document = {
-        "_id": ObjectId(),
-        "conversationId": conversation_id,
-        "senderId": sender,
-        "receiverId": receiver,
-        "message": text,
-    }
+    now = utc_now()  # one moment for both: a new message was never updated
+    message = Message(
+        # Chosen here, so that an idempotency key can name the message before it is stored.
+        id=ObjectId(),
+        conversation_id=conversation_id,
+        sender_id=sender,
+        receiver_id=receiver,
+        message=text,
+        client_message_id=client_message_id,
+        created_at=now,
+        updated_at=now,
+    )
     if client_message_id is not None:
-        document["clientMessageId"] = client_message_id
-        key = _claim_key(sender, receiver, text, client_message_id, document["_id"])
-        if key["messageId"] != document["_id"]:
-            first = Message._get_collection().find_one({"_id": key["messageId"]})
+        key = _claim_key(sender, receiver, text, client_message_id, message.id)
+        if key.message_id != message.id:
+            first = Message.objects(id=key.message_id).first()
             if first is not None:
-                return serializers.message(first), False
+                return serializers.message(first.to_mongo()), False
             # The attempt that claimed the key has not stored its message: it is still storing
             # it, or it failed. Store it under the id the key names: whichever insert lands
-            # first is the message, and the other finds it below.
-            document["_id"] = key["messageId"]
-    document["createdAt"] = now
-    document["updatedAt"] = now
-    stored = _insert_in_order(document)
-    if stored is not document:
-        return serializers.message(stored), False
+            # first is the message, and the other finds it in _store_in_order.
+            message.id = key.message_id
+    stored = _store_in_order(message)
+    if stored is not message:
+        return serializers.message(stored.to_mongo()), False
+    document = message.to_mongo()
     wire = serializers.message(document)
     try:
         _record_sent(conversation_id, receiver, document)
@@ -83,7 +74,7 @@ def send_message(
         # Undone, so the client's retry stores and delivers it afresh instead of finding a stored
         # message nobody was told about. (At worst the receiver's unread count is one too high
         # until they next read the conversation, which recounts it.)
-        Message.objects(id=document["_id"]).delete()
+        message.delete()
         raise
 
     # Emitted last: only after every write returned.
@@ -95,86 +86,65 @@ def send_message(
 # Attempts at a free seq before a send gives up (each failed one means another send in the same
 # conversation was stored meanwhile, so this bounds a burst, not a wait).
 SEQ_ATTEMPTS = 50
-# Seqs are never below this (the migration counts down from 0 for the Node backend's messages).
+# Seqs stay within these (the migration counts down from 0 for the Node backend's messages).
 MIN_SEQ = -(2**62)
 MAX_SEQ = 2**62
 
 
-def _insert_in_order(document):
-    """Insert `document` as the next message of its conversation; return what is stored.
+def _store_in_order(message):
+    """Insert `message` as the next message of its conversation; return what is stored.
 
     The insert itself allocates the message's `seq`: read the conversation's last seq, insert
     with the next one, and let the unique (conversationId, seq) index refuse it when another send
     took that seq first; then read again and retry. So a message is stored only after every
     message with a smaller seq, and "everything after seq n" is exact on any server, MongoDB or
-    FerretDB, with no counter, lock or transaction. Returns `document`, or (when an attempt with
-    the same idempotency key stored a message under this `_id` first) that message.
+    FerretDB, with no counter, lock or transaction. Returns `message`, or (when an attempt with
+    the same idempotency key stored a message under this id first) that message.
     """
-    collection = Message._get_collection()
     for _ in range(SEQ_ATTEMPTS):
-        document["seq"] = next_seq(collection, document["conversationId"])
+        message.seq = next_seq(message.conversation_id)
         try:
-            collection.insert_one(document)
-            return document
-        except pymongo.errors.DuplicateKeyError:
-            existing = collection.find_one({"_id": document["_id"]})
+            return message.save(force_insert=True)
+        except NotUniqueError:
+            existing = Message.objects(id=message.id).first()
             if existing is not None:
                 return existing
             # Another send in this conversation was stored with this seq: try the next one.
     raise Unavailable("The conversation is busy, please retry")
 
 
-def next_seq(collection, conversation_id):
+def next_seq(conversation_id):
     """The seq after the conversation's last one (1 for a conversation with none)."""
-    last = collection.find_one(
-        {"conversationId": conversation_id, "seq": {"$gte": MIN_SEQ}},
-        {"seq": 1},
-        sort=[("seq", -1)],
+    last = (
+        Message.objects(conversation_id=conversation_id, seq__gte=MIN_SEQ)
+        .order_by("-seq")
+        .only("seq")
+        .first()
     )
-    return max(last["seq"], 0) + 1 if last is not None else 1
+    return max(last.seq, 0) + 1 if last is not None else 1
 
 
 def _claim_key(sender, receiver, text, client_message_id, message_id):
-    """Claim (sender, client_message_id) for `message_id`; return the key document that wins.
+    """Claim (sender, client_message_id) for `message_id`; return the MessageKey that wins.
 
     A key reused for a different message is the client's bug, answered with 409 rather than
     with a message that is not the one it just asked to send.
     """
-    keys = MessageKey._get_collection()
-    key = {
-        "_id": f"{sender}:{client_message_id}",
-        "messageId": message_id,
-        "receiverId": receiver,
-        "digest": hashlib.sha256(text.encode()).hexdigest(),
-        "createdAt": utc_now(),
-    }
+    key = MessageKey(
+        id=f"{sender}:{client_message_id}",
+        message_id=message_id,
+        receiver_id=receiver,
+        digest=hashlib.sha256(text.encode()).hexdigest(),
+    )
     try:
-        keys.insert_one(key)
-        return key
-    except pymongo.errors.DuplicateKeyError:
-        first = keys.find_one({"_id": key["_id"]})
+        return key.save(force_insert=True)
+    except NotUniqueError:
+        first = MessageKey.objects(id=key.id).first()
     if first is None:  # keys are never deleted; only an operator could have
         raise Conflict("clientMessageId was already used")
-    if first.get("receiverId") != receiver or first.get("digest") != key["digest"]:
+    if first.receiver_id != receiver or first.digest != key.digest:
         raise Conflict("clientMessageId was already used for a different message")
     return first
-
-
-# pairKey -> conversation id. A pair's conversation never changes once made, so after the first
-# message of a pair no send needs the upsert below (on the embedded database, two scans of all
-# conversations). Bounded; forgotten with the database (db.on_reset) or when a conversation is
-# deleted through MongoEngine.
-_conversation_ids = {}
-CONVERSATION_CACHE_SIZE = 100_000
-db.on_reset(_conversation_ids.clear)
-
-
-def _forget_conversation(sender, document, **kwargs):
-    if document.pair_key:
-        _conversation_ids.pop(document.pair_key, None)
-
-
-signals.post_delete.connect(_forget_conversation, sender=Conversation, weak=False)
 
 
 def get_or_create_conversation(user_a, user_b):
@@ -183,36 +153,17 @@ def get_or_create_conversation(user_a, user_b):
     The unique `pairKey` index decides: two concurrent first messages cannot make two
     conversations, and the one that loses reads the winner's document.
     """
-    key = pair_key(user_a, user_b)
-    known = _conversation_ids.get(key)
-    if known is not None:
-        return known
-    conversation_id = _upsert_conversation(key, user_a, user_b)
-    if len(_conversation_ids) >= CONVERSATION_CACHE_SIZE:
-        _conversation_ids.clear()
-    _conversation_ids[key] = conversation_id
-    return conversation_id
-
-
-def _upsert_conversation(key, user_a, user_b):
-    """Insert the pair's conversation, or read it when the unique index says it exists.
-
-    Insert first, not an upsert: a pair this process has not cached is usually a new pair, and a
-    plain insert is one write (an upsert is a lookup plus a write: on the embedded database, two
-    scans of every conversation instead of one). An existing pair costs a failed insert and a
-    read, once per process, since its id is cached after.
-    """
-    collection = Conversation._get_collection()
-    now = utc_now()
-    document = {"pairKey": key, "participants": [user_a, user_b], "createdAt": now, "updatedAt": now}
+    key = Conversation.key_for(user_a, user_b)
     for _ in range(3):
+        existing = Conversation.objects(pair_key=key).only("id").first()
+        if existing is not None:
+            return existing.id
         try:
-            return collection.insert_one(dict(document)).inserted_id
-        except pymongo.errors.DuplicateKeyError:
-            existing = collection.find_one({"pairKey": key}, {"_id": 1})
-            if existing is not None:
-                return existing["_id"]
-            # Deleted between our insert and our read: try again.
+            return Conversation(pair_key=key, participants=[user_a, user_b]).save(
+                force_insert=True
+            ).id
+        except NotUniqueError:
+            pass  # a concurrent send created it first: read it on the next round
     raise RuntimeError(f"could not get or create conversation {key}")
 
 
@@ -223,10 +174,8 @@ def list_messages(user_id, other_id, *, limit, before=None, after=None):
     older than `before` (a message id), and the cursor of the next older page (None at the
     start). With `after` (catch-up after a reconnect): at most `limit` of the oldest messages
     newer than `after`, and the cursor of the next newer page (None when this page reaches the
-    newest). "Older" and "newer" are by `seq`, the order the database stored them in, so a
-    catch-up never skips a message stored late. Cursors stay message ids (what clients hold).
-    Costs one indexed lookup and one index range of `limit + 1` entries, whatever the length of
-    the history.
+    newest). Costs one indexed lookup and one index range of `limit + 1` entries, whatever the
+    length of the history.
     """
     user = object_id(str(user_id), "user id")
     other = object_id(other_id, "user id")
@@ -237,103 +186,75 @@ def list_messages(user_id, other_id, *, limit, before=None, after=None):
     if user == other:
         raise InvalidInput("You have no conversation with yourself")
 
-    # Raw reads: the queries MongoEngine's querysets send, without building and cloning them.
-    conversation = Conversation._get_collection().find_one(
-        {"pairKey": pair_key(user, other)}, {"_id": 1}
-    )
+    key = Conversation.key_for(user, other)
+    conversation = Conversation.objects(pair_key=key).only("id").first()
     if conversation is None:
         return [], None
-    messages = Message._get_collection()
-    conversation_id = conversation["_id"]
+    history = Message.objects(conversation_id=conversation.id)
     if after is not None:
-        seq, message_id = _position(messages, conversation_id, after, newer=True)
-        found = _newer(messages, conversation_id, seq, message_id, limit + 1)
+        seq, message_id = _position(history, after, newer=True)
+        found = _newer(history, seq, message_id, limit + 1)
         page = found[:limit]
         next_after = str(page[-1]["_id"]) if len(found) > limit else None
         return [serializers.message(doc) for doc in page], next_after
     seq, message_id = (
-        _position(messages, conversation_id, before, newer=False)
-        if before is not None
-        else (MAX_SEQ, None)
+        _position(history, before, newer=False) if before is not None else (MAX_SEQ, None)
     )
-    found = _older(messages, conversation_id, seq, message_id, limit + 1)
+    found = _older(history, seq, message_id, limit + 1)
     page = found[:limit]
     next_before = str(page[-1]["_id"]) if len(found) > limit else None
     page.reverse()
     return [serializers.message(doc) for doc in page], next_before
 
 
-# Messages without a seq (stored before seqs existed, and not yet given one by
-# `migrate-node-data`) come before every message that has one, in `_id` order. A position in a
-# conversation is `(seq, _id)`, seq None for those.
+# A position in a conversation is `(seq, _id)`. Messages without a seq (stored before seqs
+# existed, and not yet given one by `migrate-node-data`) have seq None and come before every
+# message that has one, in `_id` order.
 
 
-def _position(messages, conversation_id, cursor, *, newer):
-    """The position of message `cursor` in the conversation.
+def _position(history, cursor, *, newer):
+    """The position of message `cursor` in the conversation `history`.
 
     A cursor that is not one of its messages (from another conversation, or deleted since) is
     placed by its id, as cursors were before seqs: after the newest message with a smaller id
     (`newer`), or before the oldest one with a larger id.
     """
-    doc = messages.find_one({"_id": cursor, "conversationId": conversation_id}, {"seq": 1})
+    doc = history.filter(id=cursor).only("seq").as_pymongo().first()
     if doc is None:
-        doc = messages.find_one(
-            {"conversationId": conversation_id, "_id": {"$lt" if newer else "$gt": cursor}},
-            {"seq": 1},
-            sort=[("_id", -1 if newer else 1)],
-        )
+        nearest = history.filter(**{"id__lt" if newer else "id__gt": cursor})
+        doc = nearest.order_by("-id" if newer else "id").only("seq").as_pymongo().first()
         if doc is None:  # nothing on that side: the very start, or the very end
             return (None, ObjectId(b"\0" * 12)) if newer else (MAX_SEQ, None)
-    return doc.get("seq"), doc["_id"]
+    return doc.get(Message.seq.db_field), doc["_id"]
 
 
-def _newer(messages, conversation_id, seq, message_id, n):
-    """At most `n` messages after position (seq, message_id), oldest first."""
+def _newer(history, seq, message_id, n):
+    """At most `n` raw messages after position (seq, message_id), oldest first."""
     found = []
     if seq is None:
-        first = messages.find_one(
-            {"conversationId": conversation_id, "seq": {"$gte": MIN_SEQ}},
-            {"_id": 1},
-            sort=[("seq", 1)],
-        )
-        ids = {"$gt": message_id}
+        ids = {"id__gt": message_id}
+        first = history.filter(seq__gte=MIN_SEQ).order_by("seq").only("id").first()
         if first is not None:
-            ids["$lt"] = first["_id"]  # older than every message that has a seq
-        found = list(
-            messages.find(
-                {"conversationId": conversation_id, "seq": None, "_id": ids},
-                sort=[("_id", 1)],
-                limit=n,
-            )
-        )
+            ids["id__lt"] = first.id  # older than every message that has a seq
+        found = list(history.filter(seq=None, **ids).order_by("id").limit(n).as_pymongo())
         seq = MIN_SEQ - 1
     if len(found) < n:
-        found += messages.find(
-            {"conversationId": conversation_id, "seq": {"$gt": seq}},
-            sort=[("seq", 1)],
-            limit=n - len(found),
-        )
+        found += history.filter(seq__gt=seq).order_by("seq").limit(n - len(found)).as_pymongo()
     return found
 
 
-def _older(messages, conversation_id, seq, message_id, n):
-    """At most `n` messages before position (seq, message_id), newest first."""
+def _older(history, seq, message_id, n):
+    """At most `n` raw messages before position (seq, message_id), newest first."""
     found = []
     if seq is not None:
         found = list(
-            messages.find(
-                {"conversationId": conversation_id, "seq": {"$lt": seq, "$gte": MIN_SEQ}},
-                sort=[("seq", -1)],
-                limit=n,
-            )
+            history.filter(seq__lt=seq, seq__gte=MIN_SEQ).order_by("-seq").limit(n).as_pymongo()
         )
         if found:
             message_id = found[-1]["_id"]
     if len(found) < n:
-        query = {"conversationId": conversation_id, "seq": None}
-        if message_id is not None:
-            query["_id"] = {"$lt": message_id}
-        found += messages.find(query, sort=[("_id", -1)], limit=n - len(found))
+        ids = {"id__lt": message_id} if message_id is not None else {}
+        found += history.filter(seq=None, **ids).order_by("-id").limit(n - len(found)).as_pymongo()
     return found
 
 
@@ -344,45 +265,14 @@ def _record_sent(conversation_id, receiver, message):
     the summary, conditional on seqs so that when two sends race the older one cannot overwrite
     the newer's summary. When that condition fails (a newer message is already recorded) a
     second update applies the `$inc` alone: the count always grows by exactly one, atomically,
-    whatever the order of concurrent sends. Both are raw updates on the collection (what
-    MongoEngine's `update_one(__raw__=...)` sends, without its query cloning and transforms).
+    whatever the order of concurrent sends.
     """
-    count = {f"unreadCounts.{receiver}": 1}
+    count = {"$inc": {f"{Conversation.unread_counts.db_field}.{receiver}": 1}}
     summary = {
-        "_id": message["_id"],
-        "seq": message["seq"],
-        "senderId": message["senderId"],
-        "message": message["message"][:200],
-        "createdAt": message["createdAt"],
+        Conversation.last_message.db_field: Conversation.summary_of(message),
+        Conversation.updated_at.db_field: message[Message.created_at.db_field],
     }
-    collection = Conversation._get_collection()
-    result = collection.update_one(
-        {
-            "_id": conversation_id,
-            "$or": [
-                {"lastMessage.seq": {"$lt": message["seq"]}},
-                {"lastMessage.seq": {"$exists": False}},
-            ],
-        },
-        {
-            "$inc": count,
-            "$set": {"lastMessage": summary, "updatedAt": message["createdAt"]},
-        },
-    )
-    if not result.matched_count:
-        collection.update_one({"_id": conversation_id}, {"$inc": count})
-
-
-def parse_limit(raw, *, default, maximum):
-    """A page size from a query string: default when absent, capped at `maximum`."""
-    if raw is None or raw == "":
-        return default
-    try:
-        limit = int(raw)
-    except (TypeError, ValueError):
-        raise InvalidInput("limit must be a positive integer") from None
-    if limit < 1:
-        raise InvalidInput("limit must be a positive integer")
-    return min(limit, maximum)
-
-
+    conversation = Conversation.objects(id=conversation_id)
+    newest = conversation.filter(__raw__=Conversation.older_than(message[Message.seq.db_field]))
+    if not newest.update_one(__raw__={**count, "$set": summary}):
+        conversation.update_one(__raw__=count)

@@ -16,7 +16,20 @@ from pymongo.errors import DuplicateKeyError
 
 from chatapp.clock import utc_now
 from chatapp.models import Conversation, Message
-from chatapp.services.messages import MIN_SEQ, pair_key
+from chatapp.services.messages import MIN_SEQ
+
+# Field names as stored, from the models (the raw collections are read and written here).
+PAIR_KEY = Conversation.pair_key.db_field
+PARTICIPANTS = Conversation.participants.db_field
+LAST_MESSAGE = Conversation.last_message.db_field
+CONVERSATION_ID = Message.conversation_id.db_field
+SEQ = Message.seq.db_field
+SENDER_ID = Message.sender_id.db_field
+RECEIVER_ID = Message.receiver_id.db_field
+CREATED_AT = Message.created_at.db_field  # the same name in every collection
+UPDATED_AT = Conversation.updated_at.db_field
+# The Node backend's array of a conversation's message ids, which Conversation no longer declares.
+MESSAGE_IDS = "messages"
 
 BATCH = 1000
 
@@ -29,35 +42,35 @@ def migrate_node_data(report=lambda line: None):
     touched = set()
 
     # 1. Give every conversation its pairKey; a second conversation of a pair merges into the first.
-    for doc in conversations.find({"pairKey": {"$exists": False}}).sort("_id", 1):
-        people = list(dict.fromkeys(doc.get("participants") or []))
+    for doc in conversations.find({PAIR_KEY: {"$exists": False}}).sort("_id", 1):
+        people = list(dict.fromkeys(doc.get(PARTICIPANTS) or []))
         if len(people) != 2:
             counts["conversations skipped (not two participants)"] += 1
             report(f"skipped conversation {doc['_id']}: participants {people}")
             continue
-        key = pair_key(*people)
+        key = Conversation.key_for(*people)
         # Looked up first rather than left to the unique index: FerretDB reports a unique
         # violation by an update as an internal error, not as a duplicate key. Should a running
         # app create the pair in between, the update fails and a second run merges it.
-        keeper = conversations.find_one({"pairKey": key}, {"_id": 1})
+        keeper = conversations.find_one({PAIR_KEY: key}, {"_id": 1})
         if keeper is not None:
             _merge(conversations, messages, doc, keeper["_id"], counts)
             touched.add(keeper["_id"])
             continue
         conversations.update_one(
-            {"_id": doc["_id"], "pairKey": {"$exists": False}}, {"$set": {"pairKey": key}}
+            {"_id": doc["_id"], PAIR_KEY: {"$exists": False}}, {"$set": {PAIR_KEY: key}}
         )
         counts["conversations keyed"] += 1
         touched.add(doc["_id"])
 
     # 2. Point every listed message at its conversation; drop the list once all of them do.
     for doc in conversations.find(
-        {"pairKey": {"$exists": True}, "messages": {"$exists": True}}, {"messages": 1}
+        {PAIR_KEY: {"$exists": True}, MESSAGE_IDS: {"$exists": True}}, {MESSAGE_IDS: 1}
     ):
-        ids = list(doc.get("messages") or [])
+        ids = list(doc.get(MESSAGE_IDS) or [])
         counts["messages linked"] += _link(messages, ids, doc["_id"])
         if _unlinked(messages, ids, doc["_id"]) == 0:
-            conversations.update_one({"_id": doc["_id"]}, {"$unset": {"messages": ""}})
+            conversations.update_one({"_id": doc["_id"]}, {"$unset": {MESSAGE_IDS: ""}})
             counts["message arrays dropped"] += 1
         touched.add(doc["_id"])
 
@@ -65,18 +78,18 @@ def migrate_node_data(report=lambda line: None):
     found = {}
     unlisted_by_conversation = {}
     unlisted = messages.find(
-        {"conversationId": {"$exists": False}}, {"senderId": 1, "receiverId": 1, "createdAt": 1}
+        {CONVERSATION_ID: {"$exists": False}}, {SENDER_ID: 1, RECEIVER_ID: 1, CREATED_AT: 1}
     ).sort("_id", 1)
     for doc in unlisted:
-        sender, receiver = doc.get("senderId"), doc.get("receiverId")
+        sender, receiver = doc.get(SENDER_ID), doc.get(RECEIVER_ID)
         if sender is None or receiver is None or sender == receiver:
             counts["messages skipped (no pair)"] += 1
             report(f"skipped message {doc['_id']}: sender {sender}, receiver {receiver}")
             continue
-        key = pair_key(sender, receiver)
+        key = Conversation.key_for(sender, receiver)
         if key not in found:
             found[key] = _conversation_for(
-                conversations, key, sender, receiver, doc.get("createdAt")
+                conversations, key, sender, receiver, doc.get(CREATED_AT)
             )
         unlisted_by_conversation.setdefault(found[key], []).append(doc["_id"])
     for conversation_id, ids in unlisted_by_conversation.items():
@@ -85,18 +98,16 @@ def migrate_node_data(report=lambda line: None):
 
     # 4. Messages stored before seqs existed (by an older version of this backend): a seq each.
     for conversation_id in messages.distinct(
-        "conversationId", {"conversationId": {"$exists": True}, "seq": None}
+        CONVERSATION_ID, {CONVERSATION_ID: {"$exists": True}, SEQ: None}
     ):
-        ids = [m["_id"] for m in messages.find(
-            {"conversationId": conversation_id, "seq": None}, {"_id": 1}
-        )]
+        ids = [m["_id"] for m in messages.find({CONVERSATION_ID: conversation_id, SEQ: None})]
         counts["messages given a seq"] += _link(messages, ids, conversation_id, relink=True)
         touched.add(conversation_id)
     for conversation_id in touched:
         _order_unsequenced(messages, conversation_id)
 
     # 5. The summary the conversation list reads, for every conversation touched or lacking one.
-    for doc in conversations.find({"lastMessage": {"$exists": False}}, {"_id": 1}):
+    for doc in conversations.find({LAST_MESSAGE: {"$exists": False}}, {"_id": 1}):
         touched.add(doc["_id"])
     for conversation_id in touched:
         if _summarise(conversations, messages, conversation_id):
@@ -108,24 +119,24 @@ def _conversation_for(conversations, key, sender, receiver, since):
     """The pair's conversation; a new one dates from its first message, not from the migration."""
     since = since or utc_now()
     return conversations.find_one_and_update(
-        {"pairKey": key},
+        {PAIR_KEY: key},
         {
             "$setOnInsert": {
-                "participants": [sender, receiver], "createdAt": since, "updatedAt": since
+                PARTICIPANTS: [sender, receiver], CREATED_AT: since, UPDATED_AT: since
             }
         },
-        upsert=True,
+        upsert=True,  # no projection: FerretDB's findAndModify has none
         return_document=ReturnDocument.AFTER,
     )["_id"]
 
 
 def _merge(conversations, messages, duplicate, keeper, counts):
     """Move a duplicate conversation's messages to `keeper`, then delete it once none is left."""
-    ids = list(duplicate.get("messages") or [])
-    ids += [m["_id"] for m in messages.find({"conversationId": duplicate["_id"]}, {"_id": 1})]
+    ids = list(duplicate.get(MESSAGE_IDS) or [])
+    ids += [m["_id"] for m in messages.find({CONVERSATION_ID: duplicate["_id"]}, {"_id": 1})]
     counts["messages linked"] += _link(messages, ids, keeper)
     if _unlinked(messages, ids, keeper) == 0 and not messages.count_documents(
-        {"conversationId": duplicate["_id"]}, limit=1
+        {CONVERSATION_ID: duplicate["_id"]}, limit=1
     ):
         conversations.delete_one({"_id": duplicate["_id"]})
         counts["duplicate conversations merged"] += 1
@@ -139,35 +150,36 @@ def _link(messages, ids, conversation_id, relink=False):
     two messages of one conversation without a seq collide in the unique (conversationId, seq)
     index. Newest first, so that seqs count down in `_id` order.
     """
-    moving = []
+    moving = set()
     for start in range(0, len(ids), BATCH):
         query = {"_id": {"$in": ids[start:start + BATCH]}}
-        query["seq" if relink else "conversationId"] = None if relink else {"$ne": conversation_id}
-        moving += [m["_id"] for m in messages.find(query, {"_id": 1})]
-    for message_id in sorted(set(moving), reverse=True):
-        for _ in range(10):  # another writer could take the same low seq: try the next one
+        if relink:
+            query[SEQ] = None
+        else:
+            query[CONVERSATION_ID] = {"$ne": conversation_id}
+        moving.update(m["_id"] for m in messages.find(query, {"_id": 1}))
+    for message_id in sorted(moving, reverse=True):
+        for _ in range(10):  # a concurrent writer took the same low seq: take the next one
             try:
                 messages.update_one(
                     {"_id": message_id},
-                    {"$set": {"conversationId": conversation_id,
-                              "seq": _lowest_seq(messages, conversation_id) - 1}},
+                    {"$set": {CONVERSATION_ID: conversation_id,
+                              SEQ: _lowest_seq(messages, conversation_id) - 1}},
                 )
                 break
             except DuplicateKeyError:
                 continue
         else:
             raise RuntimeError(f"could not give message {message_id} a seq")
-    return len(set(moving))
+    return len(moving)
 
 
 def _lowest_seq(messages, conversation_id):
     """The smallest seq in the conversation, or 1 (the first this backend gives) if none is lower."""
     lowest = messages.find_one(
-        {"conversationId": conversation_id, "seq": {"$gte": MIN_SEQ}},
-        {"seq": 1},
-        sort=[("seq", 1)],
+        {CONVERSATION_ID: conversation_id, SEQ: {"$gte": MIN_SEQ}}, {SEQ: 1}, sort=[(SEQ, 1)]
     )
-    return min(lowest["seq"], 1) if lowest is not None else 1
+    return min(lowest[SEQ], 1) if lowest is not None else 1
 
 
 def _order_unsequenced(messages, conversation_id):
@@ -179,26 +191,24 @@ def _order_unsequenced(messages, conversation_id):
     """
     docs = list(
         messages.find(
-            {"conversationId": conversation_id, "seq": {"$gte": MIN_SEQ, "$lte": 0}},
-            {"seq": 1},
-            sort=[("seq", 1)],
+            {CONVERSATION_ID: conversation_id, SEQ: {"$gte": MIN_SEQ, "$lte": 0}},
+            {SEQ: 1},
+            sort=[(SEQ, 1)],
         )
     )
     ids = [doc["_id"] for doc in docs]
     if ids == sorted(ids):
         return
-    lowest = docs[0]["seq"]
+    lowest = docs[0][SEQ]
     for offset, message_id in enumerate(sorted(ids)):
-        messages.update_one(
-            {"_id": message_id}, {"$set": {"seq": lowest - len(ids) + offset}}
-        )
+        messages.update_one({"_id": message_id}, {"$set": {SEQ: lowest - len(ids) + offset}})
 
 
 def _unlinked(messages, ids, conversation_id):
     """How many of `ids` (those that exist) do not point at `conversation_id` yet."""
     return sum(
         messages.count_documents(
-            {"_id": {"$in": ids[start:start + BATCH]}, "conversationId": {"$ne": conversation_id}}
+            {"_id": {"$in": ids[start:start + BATCH]}, CONVERSATION_ID: {"$ne": conversation_id}}
         )
         for start in range(0, len(ids), BATCH)
     )
@@ -207,29 +217,15 @@ def _unlinked(messages, ids, conversation_id):
 def _summarise(conversations, messages, conversation_id):
     """Set `lastMessage` (and `updatedAt`) from the newest message, unless a newer one is there."""
     newest = next(
-        messages.find({"conversationId": conversation_id}).sort([("seq", -1), ("_id", -1)]).limit(1),
+        messages.find({CONVERSATION_ID: conversation_id}).sort([(SEQ, -1), ("_id", -1)]).limit(1),
         None,
     )
     if newest is None:
         return False
-    summary = {
-        "_id": newest["_id"],
-        "seq": newest.get("seq"),
-        "senderId": newest.get("senderId"),
-        "message": (newest.get("message") or "")[:200],
-        "createdAt": newest.get("createdAt"),
-    }
-    update = {"$set": {"lastMessage": summary}}
-    if newest.get("createdAt") is not None:
-        update["$max"] = {"updatedAt": newest["createdAt"]}
+    update = {"$set": {LAST_MESSAGE: Conversation.summary_of(newest)}}
+    if newest.get(CREATED_AT) is not None:
+        update["$max"] = {UPDATED_AT: newest[CREATED_AT]}
     result = conversations.update_one(
-        {
-            "_id": conversation_id,
-            "$or": [
-                {"lastMessage.seq": {"$lt": newest.get("seq")}},
-                {"lastMessage.seq": {"$exists": False}},
-            ],
-        },
-        update,
+        {"_id": conversation_id, **Conversation.older_than(newest.get(SEQ))}, update
     )
     return result.modified_count > 0

@@ -5,6 +5,9 @@ import os
 
 import pytest
 
+# Why the explain() tests run on MongoDB only.
+EXPLAIN_REASON = "FerretDB's explain has no MongoDB query plan (stages, docs examined) to check"
+
 
 @functools.lru_cache(maxsize=None)
 def server_kind():

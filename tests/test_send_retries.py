@@ -7,7 +7,7 @@ from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from chatapp.models import Conversation, Message
-from tests.conftest import received
+from tests.helpers.chat import received
 
 
 def send(client, to, body):
