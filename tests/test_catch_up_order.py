@@ -161,3 +161,20 @@ def test_a_cursor_that_is_no_message_of_the_conversation_is_placed_by_its_id(api
         "m0", "m1", "m2"
     ]
     assert history(bob, alice_user["_id"], before=earliest).get_json() == []
+
+
+def test_a_message_stored_after_the_read_marker_with_a_smaller_id_is_still_unread(api):
+    alice, alice_user = api.user()
+    bob, bob_user = api.user()
+    first = sent(alice, bob_user["_id"], "first")
+    # Its id was taken before "first" was stored, its seq after (a send delayed in between).
+    late_id = ObjectId(b"\0" * 12)
+    assert late_id < ObjectId(first["_id"])
+    bob.post(f"/api/v1/message/{alice_user['_id']}/read", json={"messageId": first["_id"]})
+    conversation_id = Message.objects.get(id=first["_id"]).conversation_id
+    Message(id=late_id, conversation_id=conversation_id, sender_id=alice_user["_id"],
+            receiver_id=bob_user["_id"], message="late",
+            seq=messages.next_seq(conversation_id)).save(force_insert=True)
+    receipt = bob.post(f"/api/v1/message/{alice_user['_id']}/read", json={"messageId": first["_id"]})
+    assert receipt.get_json()["unreadCount"] == 1
+    assert [m["message"] for m in history(bob, alice_user["_id"], after=first["_id"]).get_json()] == ["late"]
