@@ -76,8 +76,8 @@ def test_concurrent_sends_get_distinct_seqs_and_a_catch_up_from_any_message_miss
         with app.app_context():
             try:
                 for i in range(n):
-                    messages.send_message(sender["_id"], bob_user["_id"], f"{sender['username']}-{i}",
-                                          max_length=100)
+                    text = f"{sender['username']}-{i}"
+                    messages.send_message(sender["_id"], bob_user["_id"], text, max_length=100)
                     # Alice and carol write to bob in two conversations; alice also to carol.
                     if sender is alice:
                         messages.send_message(alice["_id"], carol["_id"], f"ac-{i}", max_length=100)
@@ -175,6 +175,8 @@ def test_a_message_stored_after_the_read_marker_with_a_smaller_id_is_still_unrea
     Message(id=late_id, conversation_id=conversation_id, sender_id=alice_user["_id"],
             receiver_id=bob_user["_id"], message="late",
             seq=messages.next_seq(conversation_id)).save(force_insert=True)
-    receipt = bob.post(f"/api/v1/message/{alice_user['_id']}/read", json={"messageId": first["_id"]})
+    read = f"/api/v1/message/{alice_user['_id']}/read"
+    receipt = bob.post(read, json={"messageId": first["_id"]})
     assert receipt.get_json()["unreadCount"] == 1
-    assert [m["message"] for m in history(bob, alice_user["_id"], after=first["_id"]).get_json()] == ["late"]
+    caught_up = history(bob, alice_user["_id"], after=first["_id"]).get_json()
+    assert [m["message"] for m in caught_up] == ["late"]

@@ -206,7 +206,7 @@ def _link(messages, ids, conversation_id, between=None, relink=False):
 
 
 def _lowest_seq(messages, conversation_id):
-    """The smallest seq in the conversation, or 1 (the first this backend gives) if none is lower."""
+    """The conversation's smallest seq, or 1 (the first this backend gives) if none is lower."""
     lowest = messages.find_one(
         {CONVERSATION_ID: conversation_id, SEQ: {"$gte": MIN_SEQ}}, {SEQ: 1}, sort=[(SEQ, 1)]
     )
