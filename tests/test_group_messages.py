@@ -213,3 +213,59 @@ def test_group_and_pair_sends_share_the_send_budget(app, connect, team):
         "sendGroupMessage", {"conversationId": group["_id"], "message": "four"}, callback=True
     )
     assert ack["ok"] is False and ack["retryAfter"] >= 1
+
+
+def test_group_catch_up_follows_the_storage_order_not_the_ids(app, team, monkeypatch):
+    """As for pairs (tests/test_catch_up_order.py): a send delayed between taking its seq and
+    storing its message carries a smaller id than one stored meanwhile; catch-up still has it."""
+    import threading
+
+    from bson import ObjectId
+
+    from chatapp.services import group_messages, messages
+
+    group, people = team
+    (alice, alice_user), (bob, _), _, _ = people.values()
+    before = groups.sent(alice, group, "before")
+    allocated, resume = threading.Event(), threading.Event()
+    real_next_seq = messages.next_seq
+    delayed, result = [], {}
+
+    def next_seq(conversation_id):
+        seq = real_next_seq(conversation_id)
+        if threading.current_thread() in delayed and not allocated.is_set():
+            allocated.set()
+            assert resume.wait(10)
+        return seq
+
+    monkeypatch.setattr(messages, "next_seq", next_seq)
+
+    def slow_send():
+        with app.app_context():
+            result["slow"], _ = group_messages.send_group_message(
+                alice_user["_id"], group["_id"], "slow", max_length=100
+            )
+
+    slow = threading.Thread(target=slow_send)
+    delayed.append(slow)
+    slow.start()
+    try:
+        assert allocated.wait(10)
+        fast = groups.sent(alice, group, "fast")
+        assert groups.texts(bob, group, after=before["_id"]) == ["fast"]
+    finally:
+        resume.set()
+        slow.join(10)
+    assert not slow.is_alive()
+    assert ObjectId(result["slow"]["_id"]) < ObjectId(fast["_id"])
+    assert groups.texts(bob, group, after=fast["_id"]) == ["slow"]
+    assert groups.texts(bob, group) == ["before", "fast", "slow"]
+    assert groups.listed(bob)[group["_id"]]["lastMessage"]["message"] == "slow"
+
+
+def test_a_cursor_from_elsewhere_is_a_404(team):
+    group, people = team
+    (alice, _), (bob, bob_user), _, _ = people.values()
+    pair_message = sent_pair(alice, bob_user["_id"], "in the pair")
+    assert_json_error(groups.history(bob, group, before=pair_message["_id"]), 404)
+    assert_json_error(groups.history(bob, group, after=pair_message["_id"]), 404)

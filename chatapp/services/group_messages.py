@@ -6,15 +6,18 @@ the React client appends to whatever chat is open). A member reads the history f
 that announced their joining (`visibleFrom`) on; a former member reads nothing.
 """
 
+import hashlib
+
+from bson import ObjectId
+from mongoengine.errors import NotUniqueError
 from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
 
 from chatapp import serializers, validation
 from chatapp.clock import to_iso, utc_now
 from chatapp.errors import Conflict, InvalidInput, NotFoundError, PayloadTooLarge
-from chatapp.models import Conversation, Membership, Message
+from chatapp.models import Conversation, Membership, Message, MessageKey
 from chatapp.realtime import events
-from chatapp.services import memberships
+from chatapp.services import memberships, messages
 from chatapp.validation import is_object_id, object_id, string_field
 
 SEEN_FIELDS = ("conversationId", "readerId", "messageId", "seenAt")
@@ -27,9 +30,10 @@ def send_group_message(
 
     Returns `(message, created)` as services.messages.send_message does: a retry with the same
     `clientMessageId` returns the first attempt's message, stores and sends nothing (`created`
-    False); the key used for another message or conversation is a 409. Every other member's
-    unread count grows by one. `groupMessage` goes to every member's tabs but the socket
-    `origin_sid` the message came from (None for an HTTP send).
+    False); the key used for another message or conversation is a 409. The message gets the
+    group's next `seq` as a pair message does. Every other member's unread count grows by one.
+    `groupMessage` goes to every member's tabs but the socket `origin_sid` the message came from
+    (None for an HTTP send).
     """
     text = string_field(text, "message")
     client_message_id = validation.client_message_id(client_message_id)
@@ -41,71 +45,106 @@ def send_group_message(
     sender = membership["userId"]
 
     now = utc_now()  # one moment for both: a new message was never updated
-    message = {
-        "conversationId": group["_id"],
-        "senderId": sender,
-        "message": text,
-        "createdAt": now,
-        "updatedAt": now,
-    }
+    message = Message(
+        id=ObjectId(),  # chosen here, so that an idempotency key can name it before it is stored
+        conversation_id=group["_id"],
+        sender_id=sender,
+        message=text,
+        client_message_id=client_message_id,
+        created_at=now,
+        updated_at=now,
+    )
     if client_message_id is not None:
-        message["clientMessageId"] = client_message_id
-    collection = Message._get_collection()
-    try:
-        collection.insert_one(message)
-    except DuplicateKeyError:
-        if client_message_id is None:
-            raise
-        return _first_attempt(sender, group["_id"], text, client_message_id), False
+        key = _claim_key(sender, group["_id"], text, client_message_id, message.id)
+        if key.message_id != message.id:
+            first = Message.objects(id=key.message_id).first()
+            if first is not None:
+                return serializers.group_message(first.to_mongo()), False
+            message.id = key.message_id  # its first attempt is still storing it, or failed
+    stored = messages.store_in_order(message)
+    if stored is not message:
+        return serializers.group_message(stored.to_mongo()), False
+    document = message.to_mongo()
     members = group.get("participants") or []
     try:
         memberships.record_newest(
-            group["_id"], message, unread_for=[m for m in members if m != sender]
+            group["_id"], document, unread_for=[m for m in members if m != sender]
         )
     except Exception:
-        collection.delete_one({"_id": message["_id"]})  # so a retry stores and delivers afresh
+        message.delete()  # so a retry stores and delivers it afresh
         raise
-    wire = serializers.group_message(message)
+    wire = serializers.group_message(document)
     # Emitted last: only after every write returned.
     events.emit_group_message([str(m) for m in members], wire, skip_sid=origin_sid)
     return wire, True
 
 
-def _first_attempt(sender, group_id, text, client_message_id):
-    first = Message._get_collection().find_one(
-        {"senderId": sender, "clientMessageId": client_message_id}
+def _claim_key(sender, group_id, text, client_message_id, message_id):
+    """Claim (sender, client_message_id) for `message_id` in the group, as services.messages
+    does for a pair (one key space per sender: a pair's key reused in a group is a 409 too)."""
+    key = MessageKey(
+        id=f"{sender}:{client_message_id}",
+        message_id=message_id,
+        conversation_id=group_id,
+        digest=hashlib.sha256(text.encode()).hexdigest(),
     )
-    if first is None:  # the unique index said it exists; it was deleted since
+    try:
+        return key.save(force_insert=True)
+    except NotUniqueError:
+        first = MessageKey.objects(id=key.id).first()
+    if first is None:
         raise Conflict("clientMessageId was already used")
-    if first.get("conversationId") != group_id or first.get("message") != text:
+    if first.conversation_id != group_id or first.receiver_id or first.digest != key.digest:
         raise Conflict("clientMessageId was already used for a different message")
-    return serializers.group_message(first)
+    return first
+
+
+def _first_visible_seq(group_id, membership):
+    """The seq of the first message the member may read (their joining's system message); past
+    every seq while that message is still being stored."""
+    doc = Message._get_collection().find_one(
+        {"_id": membership["visibleFrom"], "conversationId": group_id}, {"seq": 1}
+    )
+    return doc["seq"] if doc is not None and doc.get("seq") is not None else messages.MAX_SEQ
+
+
+def _seq_of(group_id, message_id):
+    """The seq of message `message_id` of the group; 404 when it is not one of its messages."""
+    doc = Message._get_collection().find_one(
+        {"_id": message_id, "conversationId": group_id}, {"seq": 1}
+    )
+    if doc is None or doc.get("seq") is None:
+        raise NotFoundError("Message not found")
+    return doc["seq"]
 
 
 def list_group_messages(user_id, group_id, *, limit, before=None, after=None):
     """One page of the group's history as member `user_id` may read it, oldest first.
 
-    Paged like a pair's history (services.messages.list_messages): `before` pages back, `after`
-    catches up; returns `(messages, next_cursor)`. Only messages from the member's joining on.
+    Paged like a pair's history (services.messages.list_messages), in `seq` order: `before`
+    pages back, `after` catches up (exactly: a message is stored only after every smaller seq);
+    returns `(messages, next_cursor)`. Only messages from the member's joining on (a cursor from
+    before that reads as the start); a cursor that is not a message of the group is a 404.
     """
     before = object_id(before, "before cursor") if before is not None else None
     after = object_id(after, "after cursor") if after is not None else None
     if before is not None and after is not None:
         raise InvalidInput("Use either before or after, not both")
     group, membership = memberships.member_of(group_id, user_id)
-    ids = {"$gte": membership["visibleFrom"]}
+    low = _first_visible_seq(group["_id"], membership)
     collection = Message._get_collection()
     if after is not None:
-        ids["$gt"] = after
-        query = {"conversationId": group["_id"], "_id": ids}
-        oldest_first = list(collection.find(query, sort=[("_id", 1)], limit=limit + 1))
+        seqs = {"$gt": _seq_of(group["_id"], after), "$gte": low}
+        query = {"conversationId": group["_id"], "seq": seqs}
+        oldest_first = list(collection.find(query, sort=[("seq", 1)], limit=limit + 1))
         page = oldest_first[:limit]
         next_after = str(page[-1]["_id"]) if len(oldest_first) > limit else None
         return [serializers.group_message(doc) for doc in page], next_after
+    seqs = {"$gte": low}
     if before is not None:
-        ids["$lt"] = before
-    query = {"conversationId": group["_id"], "_id": ids}
-    newest_first = list(collection.find(query, sort=[("_id", -1)], limit=limit + 1))
+        seqs["$lt"] = _seq_of(group["_id"], before)
+    query = {"conversationId": group["_id"], "seq": seqs}
+    newest_first = list(collection.find(query, sort=[("seq", -1)], limit=limit + 1))
     page = newest_first[:limit]
     next_before = str(page[-1]["_id"]) if len(newest_first) > limit else None
     page.reverse()
@@ -123,15 +162,13 @@ def mark_group_read(reader_id, group_id, message_id=None):
     target = object_id(message_id, "message id") if message_id is not None else None
     group, membership = memberships.member_of(group_id, reader_id)
     reader, group_id = membership["userId"], group["_id"]
-    visible_from = membership["visibleFrom"]
+    low = _first_visible_seq(group_id, membership)
     if target is None:
         target = (group.get("lastMessage") or {}).get("_id")
-        if target is None or target < visible_from:
+        if target is None or (group["lastMessage"].get("seq") or messages.MIN_SEQ) < low:
             return _receipt(group_id, reader, None, unread=0)
-    elif target < visible_from or not Message._get_collection().find_one(
-        {"_id": target, "conversationId": group_id}, {"_id": 1}
-    ):
-        raise NotFoundError("Message not found")
+    elif _seq_of(group_id, target) < low:
+        raise NotFoundError("Message not found")  # not one the reader may read
 
     conversations = Conversation._get_collection()
     previous = conversations.find_one_and_update(
@@ -142,10 +179,13 @@ def mark_group_read(reader_id, group_id, message_id=None):
     previous_marker = ((previous or {}).get("readMarkers") or {}).get(str(reader))
     marker = max(previous_marker, target) if previous_marker is not None else target
     # Recounted, not zeroed: reading up to an older message leaves the later ones unread.
+    # "Later" by seq, the order messages were stored in.
+    marker_doc = Message._get_collection().find_one({"_id": marker}, {"seq": 1}) or {}
+    after = max(marker_doc.get("seq") or low, low - 1)
     unread = Message._get_collection().count_documents(
         {
             "conversationId": group_id,
-            "_id": {"$gt": marker, "$gte": visible_from},
+            "seq": {"$gt": after},
             "senderId": {"$ne": reader},
             "system": {"$exists": False},
         }

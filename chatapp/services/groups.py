@@ -16,7 +16,7 @@ from chatapp.clock import utc_now
 from chatapp.errors import Conflict, InvalidInput, NotFoundError
 from chatapp.models import Conversation, Membership, Message, User
 from chatapp.realtime import events
-from chatapp.services import memberships
+from chatapp.services import memberships, messages
 from chatapp.services.memberships import ADMIN, GROUP, MEMBER, membership_key
 from chatapp.validation import object_id, string_field
 
@@ -51,7 +51,6 @@ def create_group(creator_id, name, member_ids, *, max_members):
             "name": name,
             "pairKey": f"group:{group_id}",  # unique like a pair's key; see models.Conversation
             "participants": [creator, *others],
-            "lastMessage": Conversation.summary_of(message),
             "createdBy": creator,
             "createdAt": now,
             "updatedAt": now,
@@ -63,9 +62,7 @@ def create_group(creator_id, name, member_ids, *, max_members):
             for user in (creator, *others)
         ]
     )
-    Message._get_collection().insert_one(message)
-    group = Conversation._get_collection().find_one({"_id": group_id})
-    return _announce(group, message, creator, removed=())
+    return _post(group_id, message, creator, removed=())
 
 
 def get_group(viewer_id, group_id):
@@ -178,7 +175,7 @@ def _after_departure(group, actor, user, kind, text):
         group["_id"], ObjectId(), actor, utc_now(), kind, [user], text, **extra
     )
     if not members:  # nobody left to tell but the one who went
-        Message._get_collection().insert_one(message)
+        message = _store(message)
         events.emit_conversation_updated(
             [str(user)], {"conversation": group_view(group, None), "change": _change(message)}
         )
@@ -205,7 +202,7 @@ def _hand_on_admin(group_id):
 
 def _post(group_id, message, actor, removed):
     """Store the system message, make it the group's newest, announce; the actor's view."""
-    Message._get_collection().insert_one(message)
+    message = _store(message)
     memberships.record_newest(group_id, message)
     group = Conversation._get_collection().find_one({"_id": group_id})
     return _announce(group, message, actor, removed)
@@ -260,6 +257,22 @@ def _membership(group_id, user, role, visible_from, now):
         "joinedSeq": ObjectId(),
         "visibleFrom": visible_from,
     }
+
+
+def _store(message):
+    """Store a system message (a raw document) as the group's next message, its `seq` assigned
+    by the insert as for any message (services.messages); returns the stored document."""
+    document = Message(
+        id=message["_id"],
+        conversation_id=message["conversationId"],
+        sender_id=message["senderId"],
+        message=message["message"],
+        system=message["system"],
+        created_at=message["createdAt"],
+        updated_at=message["updatedAt"],
+    )
+    messages.store_in_order(document)
+    return document.to_mongo().to_dict()
 
 
 def _system_message(group_id, message_id, actor, now, kind, user_ids, text, **extra):

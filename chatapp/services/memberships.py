@@ -89,7 +89,7 @@ def record_newest(group_id, message, unread_for=()):
     """The group's `lastMessage` summary on `message` (a raw stored document), when it is the
     newest, and one more unread message for each member in `unread_for`.
 
-    As for a pair (services.messages): one update, conditional on ids so an older message racing
+    As for a pair (services.messages): one update, conditional on seqs so an older message racing
     a newer one cannot overwrite its summary, and the `$inc` alone when that condition fails.
     """
     count = {"$inc": {f"unreadCounts.{member}": 1 for member in unread_for}}
@@ -98,7 +98,7 @@ def record_newest(group_id, message, unread_for=()):
         Conversation.updated_at.db_field: message[Message.created_at.db_field],
     }
     conversations = Conversation._get_collection()
-    newest = {"_id": group_id, **Conversation.older_than(message["_id"])}
+    newest = {"_id": group_id, **Conversation.older_than(message[Message.seq.db_field])}
     update = {"$set": summary, **(count if unread_for else {})}
     if not conversations.update_one(newest, update).matched_count and unread_for:
         conversations.update_one({"_id": group_id}, count)

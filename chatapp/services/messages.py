@@ -113,6 +113,9 @@ def _store_in_order(message):
     raise Unavailable("The conversation is busy, please retry")
 
 
+store_in_order = _store_in_order  # for services.group_messages and services.groups
+
+
 def next_seq(conversation_id):
     """The seq after the conversation's last one (1 for a conversation with none)."""
     last = (
