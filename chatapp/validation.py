@@ -48,6 +48,9 @@ def client_message_id(value):
 
 JSON_MAX_DEPTH = 32
 UNSTORABLE_TEXT = "Text must be valid Unicode: lone surrogates (\\ud800-\\udfff) cannot be stored"
+# PostgreSQL's jsonb, under FerretDB, has no NUL: one in a stored or queried string is a server
+# error there. Refused everywhere, so every database answers alike.
+NUL_TEXT = "Text must not contain NUL characters (\\u0000)"
 TOO_DEEP = f"JSON must not be nested more than {JSON_MAX_DEPTH} levels deep"
 
 
@@ -77,6 +80,8 @@ def storable(value):
 
 def _check_text(text):
     if isinstance(text, str):
+        if "\x00" in text:
+            raise InvalidInput(NUL_TEXT)
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:

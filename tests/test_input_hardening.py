@@ -199,3 +199,20 @@ def test_the_user_list_searches_by_prefix_of_username_or_full_name(api):
 def test_bad_user_list_parameters_are_a_400(api, params):
     me, _ = api.user()
     assert_json_error(me.get("/api/v1/user/", query_string=params), 400)
+
+
+def test_a_nul_character_anywhere_in_a_body_is_a_400_on_every_database(api):
+    # FerretDB (PostgreSQL's jsonb) cannot store or even query a NUL: it answered 500.
+    from chatapp.validation import NUL_TEXT
+
+    alice, _ = api.user()
+    _, bob = api.user()
+    for path, body in [
+        (f"/api/v1/message/send/{bob['_id']}", '{"message": "a\\u0000b"}'),
+        ("/api/v1/user/login", '{"username": "\\u0000", "password": "x"}'),
+        ("/api/v1/groups", '{"name": "a\\u0000", "memberIds": []}'),
+    ]:
+        response = post_raw(alice, path, body)
+        assert_json_error(response, 400)
+        assert response.get_json()["message"] == NUL_TEXT
+    assert Message.objects.count() == 0
