@@ -1,24 +1,75 @@
 """Fixtures: a fresh app and an empty database per test, clients, and an API helper."""
 
 import itertools
+import time
 
+import flask_socketio.test_client
 import pytest
+import redis
 
 from chatapp import db
 from chatapp.app import create_app
 from chatapp.extensions import socketio
+from chatapp.realtime import cluster
 from config import TestConfig
+from tests.helpers.redis_server import RedisServer, Unavailable
 
 PASSWORD = "correct horse"
 _counter = itertools.count()
 
 
+def flush_redis(url):
+    """Empty the Redis database at `url` (presence and rate-limit counters outlive an app)."""
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
 @pytest.fixture
 def app():
+    if TestConfig.REDIS_URL:
+        flush_redis(TestConfig.REDIS_URL)
     app = create_app(TestConfig)
     db.drop_all()  # a real TEST_MONGO_URI database keeps data between tests; mongomock does not
     yield app
+    cluster.close(app)
     db.drop_all()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A redis-server of our own on a free loopback port (skipped without the binary)."""
+    try:
+        server = RedisServer(tmp_path_factory.mktemp("redis"))
+    except Unavailable as error:
+        pytest.skip(str(error))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    """The URL of an empty Redis database."""
+    if redis_server.process.poll() is not None:  # a test stopped it
+        redis_server.start()
+    flush_redis(redis_server.url)
+    return redis_server.url
+
+
+def wait_for(condition, timeout=5.0, interval=0.02):
+    """Poll `condition()` until it returns something truthy (returned) or `timeout` s pass (None).
+
+    For what another process or thread delivers (through Redis) some milliseconds later.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result or time.monotonic() >= deadline:
+            return result
+        time.sleep(interval)
 
 
 @pytest.fixture
@@ -71,7 +122,8 @@ def connect(app):
     opened = []
 
     def open_socket(http_client=None, **kwargs):
-        socket = socketio.test_client(app, flask_test_client=http_client, **kwargs)
+        with queue_allowed_in_test_client():
+            socket = socketio.test_client(app, flask_test_client=http_client, **kwargs)
         opened.append(socket)
         return socket
 
@@ -79,6 +131,27 @@ def connect(app):
     for socket in opened:
         if socket.is_connected():
             socket.disconnect()
+
+
+class _NoQueue:
+    """Matches no client manager: see `queue_allowed_in_test_client`."""
+
+
+class queue_allowed_in_test_client:
+    """Let Flask-SocketIO's test client run on an app with the Redis message queue (TEST_REDIS_URL).
+
+    It refuses any queue outright. Ours delivers to this process's sockets before publishing
+    (python-socketio's PubSubManager), so the test client sees every emit as without a queue,
+    while each emit is also published to Redis: the suite exercises the queue. Delivery between
+    processes is tested with real servers (tests/test_cluster.py).
+    """
+
+    def __enter__(self):
+        self._saved = flask_socketio.test_client.PubSubManager
+        flask_socketio.test_client.PubSubManager = _NoQueue
+
+    def __exit__(self, *exc):
+        flask_socketio.test_client.PubSubManager = self._saved
 
 
 def received(socket, event):

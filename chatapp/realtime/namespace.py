@@ -17,8 +17,8 @@ from werkzeug.http import parse_cookie
 from chatapp import ratelimit
 from chatapp.api.auth import TOKEN_COOKIE, authenticate
 from chatapp.errors import ApiError, InvalidInput, NotAuthenticated
-from chatapp.realtime import events
-from chatapp.realtime.presence import PresenceBroadcaster, presence
+from chatapp.realtime import cluster, events
+from chatapp.realtime.presence import PresenceBroadcaster
 from chatapp.realtime.upgrade_auth import PENDING_SECONDS, UpgradeAuthenticator, UpgradeMiddleware
 from chatapp.services import conversations, messages, typing_indicators
 from chatapp.services.users import user_exists
@@ -98,7 +98,7 @@ def current_user_id(*, still_exists=False):
     With `still_exists`, also checks the account was not deleted since (as every HTTP call does);
     used before writes, so a deleted user's open tab cannot go on sending.
     """
-    user_id = presence.user_of(request.sid)
+    user_id = current_app.extensions[cluster.PRESENCE].user_of(request.sid)
     if user_id is None or (still_exists and not user_exists(user_id)):
         raise NotAuthenticated("User not authenticated.")
     return user_id
@@ -115,8 +115,9 @@ class ChatNamespace(Namespace):
     Handlers parse the payload and call one service; events go out via `events` only.
     """
 
-    def __init__(self, namespace, broadcaster, app):
+    def __init__(self, namespace, presence, broadcaster, app):
         super().__init__(namespace)
+        self.presence = presence
         self.broadcaster = broadcaster
         self.app = app
         self.upgrades = UpgradeAuthenticator()
@@ -139,9 +140,12 @@ class ChatNamespace(Namespace):
         """Socket `sid` is `user_id`'s: it joins their room and is online."""
         self.socketio.server.enter_room(sid, events.user_room(user_id), namespace=self.namespace)
         self.socketio.server.enter_room(sid, events.SIGNED_IN_ROOM, namespace=self.namespace)
-        came_online = presence.add(user_id, sid)
+        # Started with the first socket: only a worker with sockets has anyone to tell.
+        self.presence.start(self.broadcaster.changed, self.socketio.start_background_task,
+                            self.socketio.sleep)
+        came_online = self.presence.add(user_id, sid)
         # The new socket always gets the current list at once, whatever else is coalesced.
-        events.emit_online_users(presence.online_user_ids(), to=sid)
+        events.emit_online_users(self.presence.online_user_ids(), to=sid)
         if came_online:
             self.broadcaster.changed(skip_sid=sid)
 
@@ -174,7 +178,7 @@ class ChatNamespace(Namespace):
         eio_sid = self._eio_sid(request.sid)
         if eio_sid is not None:
             self.upgrades.forget(eio_sid)
-        _, went_offline = presence.remove(request.sid)
+        _, went_offline = self.presence.remove(request.sid)
         if went_offline:
             self.broadcaster.changed()
 
@@ -241,7 +245,7 @@ def origin_checker(allowed_origins):
 
 def init_app(app, socketio):
     """Register the namespace and wire presence broadcasts to this app's Socket.IO server."""
-    presence.clear()
+    presence = cluster.presence_for(app)
     broadcaster = PresenceBroadcaster(
         presence,
         send=events.emit_online_users,
@@ -250,7 +254,7 @@ def init_app(app, socketio):
     )
     broadcaster.window = app.config["PRESENCE_BROADCAST_WINDOW_MS"] / 1000.0
     # After socketio.init_app: registered earlier, it would bind to a previous app's server.
-    namespace = ChatNamespace(events.NAMESPACE, broadcaster, app)
+    namespace = ChatNamespace(events.NAMESPACE, presence, broadcaster, app)
     socketio.on_namespace(namespace)
     # Outside Flask-SocketIO's middleware, so it sees each upgrade before Engine.IO handles it.
     app.wsgi_app = UpgradeMiddleware(app.wsgi_app, cookie_token, namespace.on_upgrade)
