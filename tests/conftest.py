@@ -38,6 +38,25 @@ def app():
     db.drop_all()
 
 
+@pytest.fixture
+def make_app():
+    """`make_app(**settings)`: an app on TestConfig with some settings changed, closed after."""
+    apps = []
+
+    def make(**overrides):
+        if TestConfig.REDIS_URL:
+            flush_redis(TestConfig.REDIS_URL)
+        app = create_app(TestConfig, **overrides)
+        db.drop_all()
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        cluster.close(app)
+    db.drop_all()
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
     """A redis-server of our own on a free loopback port (skipped without the binary)."""

@@ -3,29 +3,9 @@ a client made up."""
 
 import pytest
 
-from chatapp import db
 from chatapp.app import create_app
-from chatapp.realtime import cluster
 from config import TestConfig
-from tests.conftest import PASSWORD, _counter, flush_redis
-
-
-@pytest.fixture
-def make_app():
-    apps = []
-
-    def make(hops):
-        if TestConfig.REDIS_URL:
-            flush_redis(TestConfig.REDIS_URL)
-        app = create_app(TestConfig, TRUSTED_PROXY_HOPS=hops, REGISTER_LIMIT="2 per minute")
-        db.drop_all()
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        cluster.close(app)
-    db.drop_all()
+from tests.conftest import PASSWORD, _counter
 
 
 def register_from(app, remote_addr, forwarded_for=None):
@@ -41,7 +21,7 @@ def register_from(app, remote_addr, forwarded_for=None):
 
 
 def test_by_default_an_attackers_x_forwarded_for_is_ignored(make_app):
-    app = make_app(0)
+    app = make_app(TRUSTED_PROXY_HOPS=0, REGISTER_LIMIT="2 per minute")
     # One client inventing a new address per request still has one budget: its own address's.
     statuses = [
         register_from(app, "203.0.113.7", forwarded_for=f"198.51.100.{n}").status_code
@@ -51,7 +31,7 @@ def test_by_default_an_attackers_x_forwarded_for_is_ignored(make_app):
 
 
 def test_behind_one_proxy_each_client_behind_it_has_its_own_budget(make_app):
-    app = make_app(1)
+    app = make_app(TRUSTED_PROXY_HOPS=1, REGISTER_LIMIT="2 per minute")
     # Every request comes from nginx (127.0.0.1); nginx appends the real client's address.
     first = [register_from(app, "127.0.0.1", "198.51.100.1").status_code for _ in range(3)]
     assert first == [201, 201, 429]
@@ -60,7 +40,7 @@ def test_behind_one_proxy_each_client_behind_it_has_its_own_budget(make_app):
 
 
 def test_behind_one_proxy_only_the_address_the_proxy_added_counts(make_app):
-    app = make_app(1)
+    app = make_app(TRUSTED_PROXY_HOPS=1, REGISTER_LIMIT="2 per minute")
     # The client sent its own X-Forwarded-For; nginx appended the address it really came from.
     statuses = [
         register_from(app, "127.0.0.1", f"10.9.9.{n}, 198.51.100.3").status_code
