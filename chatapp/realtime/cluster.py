@@ -6,6 +6,7 @@ queue: python-socketio's `RedisManager`), and presence is `SharedPresence`. See 
 """
 
 import logging
+import time
 
 import redis
 import socketio
@@ -13,19 +14,18 @@ import socketio
 from chatapp.realtime.presence import Presence
 from chatapp.realtime.shared_presence import SharedPresence
 
+log = logging.getLogger(__name__)
+
 PRESENCE = "chatapp.presence"
 QUEUE = "chatapp.message_queue"
 # The pub/sub channel of the message queue: the same in every worker of one chat.
 QUEUE_CHANNEL = "chatapp-socketio"
-
-
-# What a closed queue's listener says on its way out (a closed connection, then _Stopped): nothing.
-_SILENT = logging.getLogger(__name__ + ".closed")
-_SILENT.disabled = True
+# Longest wait between two attempts to resubscribe to the queue, seconds.
+LISTEN_RETRY_MAX_SECONDS = 5
 
 
 class _Stopped(BaseException):
-    """Ends a closed queue's listener (a BaseException: its retry loop catches Exception)."""
+    """Ends a closed queue's listener (a BaseException: PubSubManager's loop catches Exception)."""
 
 
 class RedisQueue(socketio.RedisManager):
@@ -33,9 +33,11 @@ class RedisQueue(socketio.RedisManager):
 
     Publishing uses a client with a read timeout, so an emit never waits long on a Redis that
     does not answer (it is logged and dropped: live delivery to other workers is best effort,
-    catch-up with `?after=` recovers stored messages). The listener's subscription has no read
-    timeout (a quiet channel is normal); it retries a lost connection itself, backing off from
-    1 s to 60 s.
+    catch-up with `?after=` recovers stored messages). The listener (`_listen`, the method
+    python-socketio leaves to each backend) subscribes with no read timeout, a quiet channel
+    being normal, and resubscribes after an error, waiting 1 s, then 2, 4 and 5 s at most
+    (python-socketio's own listener backs off up to 60 s: emits from other workers would then
+    stay lost for up to a minute after Redis is back).
     """
 
     def __init__(self, url, timeout):
@@ -45,18 +47,36 @@ class RedisQueue(socketio.RedisManager):
         )
         self._timeout = timeout
         self._closed = False
+        self._subscription = None
 
-    def _redis_connect(self):
-        if self._closed:
-            raise _Stopped
-        super()._redis_connect()
-        listener = redis.Redis.from_url(
-            self.redis_url, socket_connect_timeout=self._timeout, socket_keepalive=True
-        )
-        self.pubsub = listener.pubsub(ignore_subscribe_messages=True)
-
-    def _get_logger(self):
-        return _SILENT if self._closed else super()._get_logger()
+    def _listen(self):
+        channel = self.channel.encode()
+        wait = 1
+        while not self._closed:
+            try:
+                listener = redis.Redis.from_url(
+                    self.redis_url, socket_connect_timeout=self._timeout, socket_keepalive=True
+                )
+                self._subscription = listener.pubsub(ignore_subscribe_messages=True)
+                self._subscription.subscribe(self.channel)
+                if self._closed:  # closed while subscribing: `close` may have missed it
+                    break
+                if wait > 1:
+                    log.warning("Message queue: receiving from Redis again")
+                wait = 1
+                for message in self._subscription.listen():
+                    if message["channel"] == channel and message["type"] == "message":
+                        yield message["data"]
+            except Exception as error:
+                if self._closed:
+                    break
+                log.error("Message queue: cannot receive from Redis (%s); retrying in %d s",
+                          error, wait)
+                time.sleep(wait)  # cooperative under eventlet and gevent (patched)
+                wait = min(wait * 2, LISTEN_RETRY_MAX_SECONDS)
+            finally:
+                _close_quietly(self._subscription)
+        raise _Stopped
 
     def _thread(self):
         try:
@@ -67,12 +87,16 @@ class RedisQueue(socketio.RedisManager):
     def close(self):
         """Stop listening (tests: each app has its own server and queue)."""
         self._closed = True
-        for client in (self.pubsub, self.redis):
-            if client is not None:
-                try:
-                    client.close()
-                except Exception:
-                    pass
+        _close_quietly(self._subscription)  # wakes the listener blocked in its read
+        _close_quietly(self.redis)
+
+
+def _close_quietly(client):
+    if client is not None:
+        try:
+            client.close()
+        except Exception:
+            pass
 
 
 def client_manager(app):
