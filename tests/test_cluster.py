@@ -13,7 +13,7 @@ import pytest
 import requests
 import socketio
 
-from chatapp.realtime.cluster import QUEUE_CHANNEL
+from chatapp.realtime.cluster import LISTEN_RETRY_MAX_SECONDS, QUEUE_CHANNEL
 from tests.live_server import LiveServer
 from tests.test_live_server import WAIT_SECONDS, Tab, register_and_log_in, start_server
 
@@ -147,3 +147,26 @@ def test_presence_recovers_after_redis_restarts_empty(servers, tabs, redis_serve
     time.sleep(2 * HEARTBEAT)
     carol_tab = tabs(two, carol)
     wait_for_online(carol_tab, includes=[alice, bob, carol], timeout=10)
+
+
+def test_emits_from_other_workers_resume_by_themselves_after_redis_restarts(
+    servers, tabs, redis_server, redis_url
+):
+    one = servers("one")
+    alice = register_and_log_in(one.url)
+    tab = tabs(one, alice)
+    tab.wait_online(includes=[alice])
+
+    redis_server.restart()
+    restarted = time.monotonic()
+    other_worker = socketio.RedisManager(redis_url, channel=QUEUE_CHANNEL, write_only=True)
+    # Emits published before the server has resubscribed are lost (live delivery is best
+    # effort); keep emitting until one arrives.
+    sent = 0
+    while not tab.received("newMessage") and time.monotonic() - restarted < 15:
+        other_worker.emit("newMessage", {"n": sent}, namespace="/", room=f"user:{alice.id}")
+        sent += 1
+        time.sleep(0.1)
+    took = time.monotonic() - restarted
+    assert tab.received("newMessage"), "no emit arrived within 15 s of the restart"
+    assert took <= LISTEN_RETRY_MAX_SECONDS + 2, f"emits resumed after {took:.1f}s"
