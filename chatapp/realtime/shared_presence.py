@@ -2,15 +2,15 @@
 
 Keys (under `prefix`, default "chatapp:presence"):
   workers            set of the worker ids that have registered
-  alive:<worker>     "1" with a TTL of `ttl` seconds, refreshed every `heartbeat` seconds
+  alive:<worker>     "1" with a TTL of 3 x `heartbeat`, refreshed every `heartbeat` seconds
   users:<worker>     set of the users with at least one socket on that worker
   changes            pub/sub channel: a worker id, published after that worker's set changed
 
 A user is online while they are in the set of any worker whose `alive` key exists. A worker killed
-with SIGKILL stops refreshing its key: readers ignore it once the key expires (at most `ttl` after
-its last heartbeat), and the next heartbeat of any other worker (at most `heartbeat` later) deletes
-its set and announces the change. So its users are offline everywhere within `ttl + heartbeat`
-seconds (plus the broadcast window). Sockets stay counted in this process (`Presence`); Redis only
+with SIGKILL stops refreshing its key: readers ignore it once the key expires (3 heartbeats after
+its last one), and the next heartbeat of any other worker (at most one heartbeat later) deletes
+its set and announces the change. So its users are offline everywhere within 4 heartbeats (plus
+the broadcast window). Sockets stay counted in this process (`Presence`); Redis only
 holds the per-worker summary, which a worker rewrites whole whenever it finds its `alive` key
 gone (Redis restarted empty, or the worker was paused past its TTL and cleaned up).
 
@@ -72,7 +72,7 @@ class SharedPresence(Presence):
                  worker_id=None):
         super().__init__()
         self.heartbeat = heartbeat
-        self.ttl = max(1, round(3 * heartbeat))  # seconds; a key outlives two missed heartbeats
+        self.ttl_ms = max(1, round(3000 * heartbeat))  # a key outlives two missed heartbeats
         self.prefix = prefix
         self.worker_id = worker_id or new_worker_id()
         self._url = url
@@ -176,7 +176,7 @@ class SharedPresence(Presence):
         users = self._key("users", self.worker_id)
         try:
             with self._write_lock:
-                found = self._redis.set(alive, "1", ex=self.ttl, get=True)
+                found = self._redis.set(alive, "1", px=self.ttl_ms, get=True)
                 if found is None or self._dirty:
                     online_here = super().online_user_ids()
                     pipe = self._redis.pipeline()  # MULTI: readers see the old set or the new
@@ -184,7 +184,7 @@ class SharedPresence(Presence):
                     if online_here:
                         pipe.sadd(users, *online_here)
                     pipe.sadd(self._key("workers"), self.worker_id)
-                    pipe.set(alive, "1", ex=self.ttl)
+                    pipe.set(alive, "1", px=self.ttl_ms)
                     pipe.publish(self._key("changes"), self.worker_id)
                     pipe.execute()
                     self._dirty = False
