@@ -203,8 +203,13 @@ class SharedPresence(Presence):
     def _heartbeat_loop(self):
         while not self._stopped:
             self._sleep(self.heartbeat)
-            if not self._stopped:
-                self._beat()
+            try:
+                if not self._stopped:
+                    self._beat()
+            except Exception:
+                # Never let the loop die: a worker without heartbeats is counted offline.
+                if not self._stopped:  # (after stop, the client may close under it)
+                    log.exception("Presence: heartbeat failed")
 
     # -- changes made by other workers --------------------------------------------------------
 
