@@ -17,6 +17,10 @@ worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "16384"))
 # common client pools' idle timeouts, as load balancers do (nginx's default is 75 s too).
 keepalive = int(os.environ.get("KEEPALIVE_SECONDS", "75"))
 
+# gunicorn 25's control socket ($HOME/.gunicorn/gunicorn.ctl by default) is one path per user:
+# several servers on one host (docs/scaling.md) would take it from each other. Nothing here uses it.
+control_socket_disable = True
+
 # Flask-SocketIO's async mode for each gunicorn worker class that can serve Socket.IO.
 ASYNC_MODE_OF_WORKER = {"eventlet": "eventlet", "gevent": "gevent"}
 

@@ -8,6 +8,7 @@ emits, presence and rate-limit counters.
 import os
 import signal
 import time
+import uuid
 
 import pytest
 import requests
@@ -22,13 +23,35 @@ pytestmark = pytest.mark.integration
 HEARTBEAT = 0.5  # seconds: a killed server's users go offline within 4x this (plus the window)
 
 
+@pytest.fixture(scope="module")
+def shared_database():
+    """A MongoDB-protocol server several servers can share: TEST_MONGO_URI, else FerretDB."""
+    if os.environ.get("TEST_MONGO_URI"):
+        yield os.environ["TEST_MONGO_URI"]
+        return
+    try:
+        from tests.helpers import ferretdb
+    except ImportError:
+        pytest.skip("needs TEST_MONGO_URI, or tests/helpers/ferretdb.py to start FerretDB")
+    try:
+        database = ferretdb.start()
+    except ferretdb.Unavailable as error:
+        pytest.skip(str(error))
+    yield database.uri
+    database.stop()
+
+
 @pytest.fixture
 def servers(redis_url, tmp_path):
-    """`start(name)` a gunicorn server on the test's Redis; all are stopped after the test."""
+    """`start(name)` a gunicorn server on the test's Redis; all are stopped after the test.
+
+    Each has its own embedded database unless MONGO_URI (and MONGO_DB_NAME) are given.
+    """
     started = []
 
     def start(name, **env):
         server = LiveServer("eventlet", env={
+            "MONGO_URI": "",
             "REDIS_URL": redis_url,
             "PRESENCE_HEARTBEAT_SECONDS": str(HEARTBEAT),
             "LOGIN_FAILURE_LIMIT": "",
@@ -170,3 +193,25 @@ def test_emits_from_other_workers_resume_by_themselves_after_redis_restarts(
     took = time.monotonic() - restarted
     assert tab.received("newMessage"), "no emit arrived within 15 s of the restart"
     assert took <= LISTEN_RETRY_MAX_SECONDS + 2, f"emits resumed after {took:.1f}s"
+
+
+def test_a_message_sent_to_one_server_reaches_the_receiver_on_another(servers, tabs,
+                                                                     shared_database):
+    database = {"MONGO_URI": shared_database, "MONGO_DB_NAME": f"cluster_{uuid.uuid4().hex[:8]}"}
+    one, two = servers("one", **database), servers("two", **database)
+    alice, bob = register_and_log_in(one.url), register_and_log_in(two.url)
+    bob_tab = tabs(two, bob)
+    alice_tab = tabs(one, alice)
+    alice_other_tab = tabs(two, alice)  # the same login, on the other server
+    bob_tab.wait_online(includes=[alice, bob])
+
+    message = alice.send(bob, "across servers")  # HTTP to server one
+    assert bob_tab.wait_messages(1) == [message]
+    alice_other_tab.wait_until(lambda tab: tab.received("messageSent") == [message],
+                               "messageSent on alice's tab on the other server")
+
+    # And back: bob sends over his socket on server two, alice's tab on server one hears it.
+    ack = bob_tab.client.call("sendMessage", {"receiverId": alice.id, "message": "got it"},
+                              timeout=WAIT_SECONDS)
+    assert ack["ok"] is True, ack
+    assert alice_tab.wait_messages(1) == [ack["newMessage"]]
