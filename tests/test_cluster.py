@@ -49,8 +49,8 @@ def servers(redis_url, tmp_path):
     """
     started = []
 
-    def start(name, **env):
-        server = LiveServer("eventlet", env={
+    def start(name, worker="eventlet", **env):
+        server = LiveServer(worker, env={
             "MONGO_URI": "",
             "REDIS_URL": redis_url,
             "PRESENCE_HEARTBEAT_SECONDS": str(HEARTBEAT),
@@ -113,7 +113,7 @@ def test_an_emit_from_another_process_reaches_the_socket_on_this_server(servers,
 
 
 def test_users_on_two_servers_see_each_other_come_and_go(servers, tabs):
-    one, two = servers("one"), servers("two")
+    one, two = servers("one"), servers("two", worker="gevent")  # either worker class
     alice, bob = register_and_log_in(one.url), register_and_log_in(two.url)
     alice_tab = tabs(one, alice)
     alice_tab.wait_online(includes=[alice])
