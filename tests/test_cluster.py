@@ -15,8 +15,8 @@ import requests
 import socketio
 
 from chatapp.realtime.cluster import LISTEN_RETRY_MAX_SECONDS, QUEUE_CHANNEL
-from tests.live_server import LiveServer
-from tests.test_live_server import WAIT_SECONDS, Tab, register_and_log_in, start_server
+from tests.helpers.live import WAIT_SECONDS, Tab, register_and_log_in, start_server
+from tests.helpers.live_server import LiveServer
 
 pytestmark = pytest.mark.integration
 

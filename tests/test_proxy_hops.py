@@ -5,7 +5,7 @@ import pytest
 
 from chatapp.app import create_app
 from config import TestConfig
-from tests.conftest import PASSWORD, _counter
+from tests.helpers.chat import PASSWORD, _counter
 
 
 def register_from(app, remote_addr, forwarded_for=None):

@@ -7,8 +7,9 @@ import time
 import pytest
 
 from chatapp.extensions import socketio
-from tests.conftest import Api, queue_allowed_in_test_client, received, sent
-from tests.live_server import free_port
+from tests.helpers.chat import Api, received, sent
+from tests.helpers.live_server import free_port
+from tests.helpers.redis_server import queue_allowed_in_test_client
 
 
 @pytest.fixture

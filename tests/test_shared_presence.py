@@ -9,7 +9,7 @@ import pytest
 from chatapp.app import create_app
 from chatapp.realtime.shared_presence import SharedPresence
 from config import TestConfig
-from tests.conftest import wait_for
+from tests.helpers.redis_server import wait_for
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import sys
 import pytest
 import requests
 
-from tests.live_server import ROOT, LiveServer, free_port
-from tests.test_live_server import Tab, register_and_log_in, start_server
+from tests.helpers.live import Tab, register_and_log_in, start_server
+from tests.helpers.live_server import ROOT, LiveServer, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -23,6 +23,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 
 import redis
@@ -129,6 +130,13 @@ class SharedPresence(Presence):
             self._started = True
         self._on_change = on_change
         self._sleep = sleep
+        try:
+            self._subscribe()  # before the first socket's list is read: no change goes unheard
+        except redis.RedisError as error:
+            if self._pubsub is not None:
+                self._pubsub.close()
+                self._pubsub = None  # the listener keeps trying
+            self._failed("listen for presence changes", error)
         self._beat()
         start_task(self._heartbeat_loop)
         start_task(self._listen_loop)
@@ -213,6 +221,24 @@ class SharedPresence(Presence):
 
     # -- changes made by other workers --------------------------------------------------------
 
+    def _subscribe(self):
+        """Subscribe to `changes` and wait for Redis to confirm: changes published after this
+        returns are heard. Raises redis errors."""
+        # No read timeout on this connection: a quiet channel is normal. Keepalive notices a
+        # dead peer.
+        listener = redis.Redis.from_url(
+            self._url, socket_connect_timeout=self._timeout, socket_keepalive=True,
+            decode_responses=True,
+        )
+        self._pubsub = listener.pubsub()
+        self._pubsub.subscribe(self._key("changes"))
+        deadline = time.monotonic() + self._timeout
+        while time.monotonic() < deadline:
+            message = self._pubsub.get_message(timeout=self._timeout)
+            if message is not None and message["type"] == "subscribe":
+                return
+        raise redis.TimeoutError("no confirmation of the subscription to presence changes")
+
     def _listen_loop(self):
         """Call `on_change` for every other worker's announced change, resubscribing after errors.
 
@@ -220,22 +246,16 @@ class SharedPresence(Presence):
         otherwise never heard of.
         """
         wait = 0.5
-        subscribed_before = False
+        subscribed = self._pubsub is not None  # by `start`, unless Redis was down then
         while not self._stopped:
             try:
-                # No read timeout: a quiet channel is normal. Keepalive notices a dead peer.
-                listener = redis.Redis.from_url(
-                    self._url, socket_connect_timeout=self._timeout, socket_keepalive=True,
-                    decode_responses=True,
-                )
-                self._pubsub = listener.pubsub(ignore_subscribe_messages=True)
-                self._pubsub.subscribe(self._key("changes"))
-                if self._stopped:
-                    break
-                wait = 0.5
-                if subscribed_before:
+                if not subscribed:
+                    self._subscribe()
+                    if self._stopped:
+                        break
+                    wait = 0.5
                     self._changed()
-                subscribed_before = True
+                subscribed = False  # whatever ends the loop below needs a new subscription
                 for message in self._pubsub.listen():
                     if self._stopped:
                         break
@@ -248,7 +268,7 @@ class SharedPresence(Presence):
                 self._sleep(wait)
                 wait = min(wait * 2, MAX_RETRY_SECONDS)
             finally:
-                if self._pubsub is not None:
+                if not subscribed and self._pubsub is not None:
                     try:
                         self._pubsub.close()
                     except Exception:

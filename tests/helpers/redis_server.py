@@ -1,4 +1,4 @@
-"""Start and stop a throwaway redis-server on loopback, for tests and CI.
+"""Start and stop a throwaway redis-server on loopback (tests and CI), and Redis test helpers.
 
     python -m tests.helpers.redis_server start DIR   # prints the redis:// URL; state kept in DIR
     python -m tests.helpers.redis_server stop DIR
@@ -14,6 +14,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import flask_socketio.test_client
+import redis
 
 REDIS_SERVER = os.environ.get("REDIS_SERVER", "/usr/bin/redis-server")
 START_TIMEOUT = 10  # seconds
@@ -90,6 +93,49 @@ class RedisServer:
         """Stop and start again on the same port: every key is gone, as after a crash."""
         self.stop()
         return self.start()
+
+
+def flush_redis(url):
+    """Empty the Redis database at `url`."""
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def wait_for(condition, timeout=5.0, interval=0.02):
+    """Poll `condition()` until it returns something truthy (returned) or `timeout` s pass (None).
+
+    For what another process or thread delivers through Redis some milliseconds later.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result or time.monotonic() >= deadline:
+            return result
+        time.sleep(interval)
+
+
+class _NoQueue:
+    """Matches no client manager: see `queue_allowed_in_test_client`."""
+
+
+class queue_allowed_in_test_client:
+    """Let Flask-SocketIO's test client run on an app with the Redis message queue (TEST_REDIS_URL).
+
+    It refuses any queue outright. Ours delivers to this process's sockets before publishing
+    (python-socketio's PubSubManager), so the test client sees every emit as without a queue,
+    while each emit is also published to Redis: the suite exercises the queue. Delivery between
+    processes is tested with real servers (tests/test_cluster.py).
+    """
+
+    def __enter__(self):
+        self._saved = flask_socketio.test_client.PubSubManager
+        flask_socketio.test_client.PubSubManager = _NoQueue
+
+    def __exit__(self, *exc):
+        flask_socketio.test_client.PubSubManager = self._saved
 
 
 def main(argv):
