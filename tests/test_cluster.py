@@ -151,7 +151,8 @@ def test_failed_logins_count_against_one_budget_on_every_server(servers):
     one, two = servers("one", **env), servers("two", **env)
     body = {"username": "somebody", "password": "wrong guess"}
     statuses = [
-        requests.post(f"{server.url}/api/v1/user/login", json=body, timeout=WAIT_SECONDS).status_code
+        requests.post(f"{server.url}/api/v1/user/login", json=body, timeout=WAIT_SECONDS)
+        .status_code
         for server in (one, two, one, two)
     ]
     assert statuses == [400, 400, 400, 429]
