@@ -19,6 +19,7 @@ from config import TestConfig
 from tests.helpers.chat import PASSWORD
 from tests.helpers import ferretdb
 from tests.helpers.live_server import LiveServer
+from tests.helpers.redis_server import queue_allowed_in_test_client
 
 TIMEOUT_MS = 500
 # What "within MONGO_TIMEOUT_MS" allows on a loaded 2-core machine: the timeout plus handling.
@@ -91,7 +92,8 @@ def test_requests_answer_503_while_the_database_is_down_and_work_again_after(ser
     bob = app.test_client()
     assert register(bob, "bob").status_code == 201
     bob_user = login(bob, "bob").get_json()
-    socket = socketio.test_client(app, flask_test_client=alice)
+    with queue_allowed_in_test_client():  # the app has a message queue with TEST_REDIS_URL
+        socket = socketio.test_client(app, flask_test_client=alice)
     assert socket.is_connected()
 
     database.stop()
