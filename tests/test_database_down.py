@@ -15,6 +15,7 @@ import pytest
 from chatapp.app import create_app
 from chatapp.errors import DATABASE_UNAVAILABLE
 from chatapp.extensions import socketio
+from chatapp.realtime import cluster
 from config import TestConfig
 from tests.helpers.chat import PASSWORD
 from tests.helpers import ferretdb
@@ -48,13 +49,26 @@ def database(servers):
         servers.ferretdb.start()
 
 
+_apps = []
+
+
+@pytest.fixture(autouse=True)
+def _close_apps():
+    """With TEST_REDIS_URL, an app left open keeps its presence heartbeat writing to Redis."""
+    yield
+    while _apps:
+        cluster.close(_apps.pop())
+
+
 def make_app(servers):
-    return create_app(
+    app = create_app(
         TestConfig,
         MONGO_URI=servers.uri,
         MONGO_DB_NAME=f"chatapp_down_{os.getpid()}_{next(_databases)}",
         MONGO_TIMEOUT_MS=TIMEOUT_MS,
     )
+    _apps.append(app)
+    return app
 
 
 def timed(call):
