@@ -213,3 +213,27 @@ def test_a_message_sent_to_one_server_reaches_the_receiver_on_another(servers, t
                               timeout=WAIT_SECONDS)
     assert ack["ok"] is True, ack
     assert alice_tab.wait_messages(1) == [ack["newMessage"]]
+
+
+def test_a_group_message_reaches_members_on_every_server(servers, tabs, shared_database):
+    """`groupMessage` goes to a list of rooms: over the queue, each member's tabs on any server
+    get it once, and `conversationUpdated` too (docs/groups.md)."""
+    database = {"MONGO_URI": shared_database, "MONGO_DB_NAME": f"cluster_{uuid.uuid4().hex[:8]}"}
+    one, two = servers("one", **database), servers("two", **database)
+    alice, bob, carol = (register_and_log_in(url) for url in (one.url, two.url, two.url))
+    bob_tab, carol_tab = tabs(two, bob), tabs(two, carol)
+    alice_other_tab = tabs(two, alice)
+    bob_tab.wait_online(includes=[alice, bob, carol])
+
+    created = alice.session.post(f"{one.url}/api/v1/groups", timeout=WAIT_SECONDS,
+                                 json={"name": "Across", "memberIds": [bob.id, carol.id]})
+    assert created.status_code == 201, created.text
+    group_id = created.json()["_id"]
+    sent = alice.session.post(f"{one.url}/api/v1/groups/{group_id}/messages",
+                              json={"message": "to everyone"}, timeout=WAIT_SECONDS)
+    assert sent.status_code == 201, sent.text
+    for tab in (bob_tab, carol_tab, alice_other_tab):
+        tab.wait_until(lambda t: len(t.received("groupMessage")) >= 2, "two groupMessages")
+        assert [m["message"] for m in tab.received("groupMessage")][1] == "to everyone"
+        assert len(tab.received("conversationUpdated")) == 1
+        assert tab.received("newMessage") == []
