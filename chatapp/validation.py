@@ -47,10 +47,10 @@ def client_message_id(value):
 
 
 JSON_MAX_DEPTH = 32
-UNSTORABLE_TEXT = "Text must be valid Unicode: lone surrogates (\\ud800-\\udfff) cannot be stored"
-# PostgreSQL's jsonb, under FerretDB, has no NUL: one in a stored or queried string is a server
-# error there. Refused everywhere, so every database answers alike.
-NUL_TEXT = "Text must not contain NUL characters (\\u0000)"
+UNSTORABLE_TEXT = (
+    "Text must be valid Unicode without NUL: lone surrogates (\\ud800-\\udfff) and \\u0000 "
+    "cannot be stored"
+)
 TOO_DEEP = f"JSON must not be nested more than {JSON_MAX_DEPTH} levels deep"
 
 
@@ -80,8 +80,10 @@ def storable(value):
 
 def _check_text(text):
     if isinstance(text, str):
+        # NUL is valid UTF-8 and MongoDB stores it, but PostgreSQL's jsonb (under FerretDB)
+        # refuses it, failing the write deep in the database; no chat text needs one.
         if "\x00" in text:
-            raise InvalidInput(NUL_TEXT)
+            raise InvalidInput(UNSTORABLE_TEXT)
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
