@@ -218,4 +218,3 @@ def test_the_user_list_searches_by_prefix_of_username_or_full_name(api):
 def test_bad_user_list_parameters_are_a_400(api, params):
     me, _ = api.user()
     assert_json_error(me.get("/api/v1/user/", query_string=params), 400)
-
