@@ -86,9 +86,8 @@ def log_in(username, password, *, bcrypt_rounds):
     string_field(password, "password", required=False)
     if not username or not password:
         raise InvalidInput(ALL_FIELDS_REQUIRED)
-    if len(password.encode()) > security.BCRYPT_MAX_BYTES:
-        raise InvalidInput(BAD_CREDENTIALS)
-
+    # No length check here: an account the Node backend made with a password over 72 bytes
+    # logs in with it (security.check_password compares the first 72 bytes, as bcryptjs did).
     user = User.objects(username=username.strip()).first()
     # Check a password even when the user does not exist, so timing does not reveal which
     # usernames are registered.
