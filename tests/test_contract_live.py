@@ -65,7 +65,7 @@ def assert_error(response, status, message):
 def test_register_answers_201_with_the_seeds_body(base):
     response = post(base, "/api/v1/user/register", signup_body(unique_name()))
     assert response.status_code == 201
-    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"  # as Express
     assert list(response.json().items()) == [
         ("message", "Account created successfully."), ("success", True),
     ]
