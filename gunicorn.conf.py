@@ -16,3 +16,11 @@ worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "16384"))
 # POST sent on one as it closes fails, and clients do not retry POSTs. 75 s is longer than the
 # common client pools' idle timeouts, as load balancers do (nginx's default is 75 s too).
 keepalive = int(os.environ.get("KEEPALIVE_SECONDS", "75"))
+
+
+def post_worker_init(worker):
+    """SIGTERM drains the worker: once it stops accepting, its sockets are closed so clients
+    reconnect to another server, while requests in flight finish (chatapp/realtime/drain.py)."""
+    from chatapp.realtime import drain
+
+    drain.install(worker)
