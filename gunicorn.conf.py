@@ -17,6 +17,43 @@ worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "16384"))
 # common client pools' idle timeouts, as load balancers do (nginx's default is 75 s too).
 keepalive = int(os.environ.get("KEEPALIVE_SECONDS", "75"))
 
+# gunicorn 25's control socket ($HOME/.gunicorn/gunicorn.ctl by default) is one path per user:
+# several servers on one host (docs/scaling.md) would take it from each other. Nothing here uses it.
+control_socket_disable = True
+
+# Flask-SocketIO's async mode for each gunicorn worker class that can serve Socket.IO.
+ASYNC_MODE_OF_WORKER = {"eventlet": "eventlet", "gevent": "gevent"}
+
+
+def on_starting(server):
+    """Refuse, in one line and before binding, a command this app cannot serve; and make
+    ASYNC_MODE follow the worker class (`-k gevent` runs the app in gevent mode).
+
+    gunicorn prints a RuntimeError raised here as "Error: <message>" and exits with status 1.
+    """
+    workers = server.cfg.workers
+    if workers > 1:
+        raise RuntimeError(
+            f"gunicorn -w {workers}: Flask-SocketIO serves one worker per server (a session's "
+            "requests must all reach the same process). Run -w 1, and for more capacity several "
+            "servers behind nginx with REDIS_URL set (docs/scaling.md)."
+        )
+    worker_class = server.cfg.worker_class_str
+    configured = os.environ.get("ASYNC_MODE", "").strip()
+    mode = ASYNC_MODE_OF_WORKER.get(worker_class)
+    if mode is None:
+        if configured == "threading":
+            return  # chosen knowingly: Flask-SocketIO's threading mode under a threaded worker
+        raise RuntimeError(
+            f"gunicorn -k {worker_class} cannot serve Socket.IO in this app: run -k eventlet "
+            "or -k gevent (ASYNC_MODE follows the worker)."
+        )
+    if configured and configured != mode:
+        server.log.warning(
+            "ASYNC_MODE=%s, but gunicorn runs %s workers: using %s", configured, mode, mode
+        )
+    os.environ["ASYNC_MODE"] = mode  # inherited by the workers, read by config.py
+
 
 def post_worker_init(worker):
     """SIGTERM drains the worker: once it stops accepting, its sockets are closed so clients
