@@ -10,6 +10,7 @@ import logging
 from flask import jsonify
 from mongoengine.errors import DoesNotExist, NotUniqueError
 from mongoengine.errors import ValidationError as DocumentInvalid
+from pymongo.errors import ConnectionFailure
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,12 @@ class PayloadTooLarge(ApiError):
     status = 413
 
 
+class Unavailable(ApiError):
+    """The database (or another service the request needs) cannot answer now: retry later."""
+
+    status = 503
+
+
 class TooManyRequests(ApiError):
     """Over a rate limit; `retry_after` (whole seconds) goes out as the Retry-After header."""
 
@@ -69,6 +76,9 @@ HTTP_MESSAGES = {
     413: "Request body is too large.",
     415: "Unsupported media type.",
 }
+
+
+DATABASE_UNAVAILABLE = "The database is unavailable, please retry."
 
 
 def client_error(error):
@@ -93,6 +103,11 @@ def client_error(error):
         return 400, "Invalid data.", []
     if isinstance(error, DoesNotExist):
         return 404, "Not found.", []
+    if isinstance(error, ConnectionFailure):
+        # The database did not answer within MONGO_TIMEOUT_MS (or the connection dropped): a
+        # 503 the client may retry, not a 500; pymongo reconnects by itself once it is back.
+        log.warning("Database unavailable: %s", error)
+        return 503, DATABASE_UNAVAILABLE, []
     log.error("Unhandled error", exc_info=error)
     return 500, "Internal server error.", []
 

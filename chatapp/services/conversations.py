@@ -108,9 +108,10 @@ def mark_read(reader_id, other_id, message_id=None):
     elif not Message.objects(id=target, conversation_id=conversation_id).only("id").first():
         raise NotFoundError("Message not found")
 
+    # The whole (small) document comes back, no `.only()`: FerretDB's findAndModify has no
+    # projection.
     previous = (
         Conversation.objects(id=conversation_id)
-        .only(f"read_markers.{reader}")
         .modify(**{f"max__read_markers__{reader}": target})
     )
     previous_marker = (previous.read_markers or {}).get(str(reader)) if previous else None
