@@ -41,6 +41,7 @@ class Cluster:
                  mongo_uri=None, heartbeat=0.5, graceful_timeout=10):
         self.directory = Path(directory or tempfile.mkdtemp(prefix="chatapp-cluster-"))
         self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.chmod(0o755)  # as root, PostgreSQL runs as `postgres` in a subdirectory
         self.count = servers
         self.worker = worker
         self.extra_env = dict(env or {})
@@ -149,6 +150,18 @@ class Cluster:
         server.restarts = getattr(server, "restarts", 0) + 1
         server.log_path = self.directory / f"server-{index}.{server.restarts}.log"  # keep the old
         server.start(timeout=60)
+
+    def ensure_running(self):
+        """Restart every server that is not running; and Redis, should it be stopped."""
+        if self.redis.process is None or self.redis.process.poll() is not None:
+            self.redis.start()
+        for index, server in enumerate(self.servers):
+            if server.process is None or server.process.poll() is not None:
+                self.restart(index)
+
+    @property
+    def url(self):
+        return self.nginx.url
 
     # -- what the app holds --
 
