@@ -18,6 +18,7 @@ from bench.sio import SocketClient
 API = "/api/v1"
 PASSWORD = "cluster-password-1"
 NEXT_AFTER_HEADER = "X-Next-After"
+NEXT_BEFORE_HEADER = "X-Next-Before"
 REQUEST_TIMEOUT = 10  # seconds: any request slower than this counts as hung
 RETRY_STATUSES = {None, 502, 503, 504}  # no answer from a server: the same send is retried
 
@@ -99,9 +100,9 @@ class ChatUser:
             status, answer, _ = await self.request("POST", f"/message/send/{receiver.id}", json=body)
             self.statuses.append(status)
             if status in (200, 201):
-                message = answer["newMessage"]
-                self.cursor[receiver.id] = message["_id"]
-                return message
+                # Not a catch-up cursor: the partner's messages stored before this one may not
+                # have arrived yet.
+                return answer["newMessage"]
             if status not in RETRY_STATUSES or time.monotonic() > give_up:
                 return None
             await asyncio.sleep(0.2)
@@ -126,9 +127,9 @@ class ChatUser:
     def connected(self):
         return self.socket is not None and self.socket.connected.is_set() and not self.socket.closed
 
-    async def catch_up(self, peer):
-        """Every message from `peer` newer than the last one seen, a page at a time."""
-        after = self.cursor.get(peer.id)
+    async def catch_up(self, peer, after=None):
+        """Every message from `peer` after message id `after` (None: the newest 100), a page at
+        a time; True once the last page was read."""
         for _ in range(100):  # pages: bounded
             query = {"limit": "100"}
             if after is not None:
@@ -154,6 +155,9 @@ class ChatUser:
                 await asyncio.sleep(0.05)
                 continue
             lost_at = time.monotonic()
+            # The newest message seen before the socket closed: everything after it is fetched,
+            # whatever arrives live meanwhile (a live message may overtake one that was lost).
+            since = dict(self.cursor)
             while not stop.is_set() and time.monotonic() - lost_at < timeout:
                 try:
                     await self.connect(timeout=5)
@@ -165,11 +169,26 @@ class ChatUser:
             self.reconnects += 1
             for peer in peers:
                 for _ in range(20):
-                    if await self.catch_up(peer):
+                    if await self.catch_up(peer, since.get(peer.id)):
                         break
                     await asyncio.sleep(0.2)
             took.append(time.monotonic() - lost_at)
         return took
+
+
+    async def history(self, peer):
+        """Every message of the conversation with `peer`, newest first (all pages)."""
+        messages, before = [], None
+        for _ in range(100):
+            query = {"limit": "100", **({"before": before} if before else {})}
+            status, page, headers = await self.request("GET", f"/message/{peer.id}", params=query)
+            if status != 200:
+                raise RuntimeError(f"history of {self.username}: {status} {page}")
+            messages += page
+            before = headers.get(NEXT_BEFORE_HEADER)
+            if before is None:
+                return messages
+        raise RuntimeError("history: more than 100 pages")
 
 
 async def open_users(base_url, addresses, prefix):
