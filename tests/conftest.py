@@ -110,7 +110,7 @@ def connect(app):
 
 
 @pytest.fixture(scope="session")
-def cluster():
+def servers_behind_nginx():
     """Three gunicorn servers behind deploy/nginx.conf, on one Redis and one FerretDB (or
     TEST_MONGO_URI); skipped with the reason when redis-server, nginx or FerretDB is missing."""
     from tests.helpers.cluster import Cluster, Unavailable as ClusterUnavailable
@@ -124,7 +124,7 @@ def cluster():
 
 
 @pytest.fixture
-def healthy_cluster(cluster):
+def healthy_cluster(servers_behind_nginx):
     """The cluster with every server running (a fault test before may have stopped one)."""
-    cluster.ensure_running()
-    return cluster
+    servers_behind_nginx.ensure_running()
+    return servers_behind_nginx

@@ -11,7 +11,7 @@ import time
 import aiohttp
 import pytest
 
-from tests.helpers.chat_client import ChatUser, open_users, pairs
+from tests.helpers.chat_client import open_users, pairs
 from tests.helpers.cluster import loopback_addresses
 from tests.helpers.nginx import render_site
 

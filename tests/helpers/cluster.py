@@ -38,7 +38,8 @@ class Cluster:
     """`servers` gunicorn servers (one `worker`-class worker each) behind one nginx."""
 
     def __init__(self, directory=None, servers=3, worker="eventlet", env=None,
-                 mongo_uri=None, heartbeat=0.5, graceful_timeout=10):
+                 mongo_uri=None, heartbeat=0.5, graceful_timeout=10, shared=True):
+        """`shared=False`: one server alone, as without REDIS_URL (no Redis, no nginx)."""
         self.directory = Path(directory or tempfile.mkdtemp(prefix="chatapp-cluster-"))
         self.directory.mkdir(parents=True, exist_ok=True)
         self.directory.chmod(0o755)  # as root, PostgreSQL runs as `postgres` in a subdirectory
@@ -48,6 +49,7 @@ class Cluster:
         self.mongo_uri = mongo_uri or os.environ.get("TEST_MONGO_URI", "")
         self.heartbeat = heartbeat
         self.graceful_timeout = graceful_timeout
+        self.shared = shared
         self.database_name = f"cluster_{uuid.uuid4().hex[:10]}"
         self.redis = None
         self.database = None  # our FerretDB + PostgreSQL, when no URI was given
@@ -58,15 +60,18 @@ class Cluster:
 
     def start(self):
         try:
-            self._start_redis()
+            if self.shared:
+                self._start_redis()
             self._start_database()
             ports = [free_port() for _ in range(self.count)]
             self.servers = [self._server(i, port) for i, port in enumerate(ports)]
             # In parallel: each spends a few seconds importing the app.
             with ThreadPoolExecutor(self.count) as pool:
                 list(pool.map(lambda server: server.start(timeout=60), self.servers))
-            self.nginx = Nginx([f"127.0.0.1:{port}" for port in ports], self.directory / "nginx")
-            self.nginx.start()
+            if self.shared:
+                self.nginx = Nginx([f"127.0.0.1:{port}" for port in ports],
+                                   self.directory / "nginx")
+                self.nginx.start()
         except NginxUnavailable as error:
             self.stop()
             raise Unavailable(str(error)) from None
@@ -98,7 +103,7 @@ class Cluster:
         env = {
             "MONGO_URI": self.mongo_uri,
             "MONGO_DB_NAME": self.database_name,
-            "REDIS_URL": self.redis.url,
+            "REDIS_URL": self.redis.url if self.redis else "",
             "PRESENCE_HEARTBEAT_SECONDS": str(self.heartbeat),
             "TRUSTED_PROXY_HOPS": "1",  # nginx in front: limits key on the client's address
             "LOG_LEVEL": "INFO",
@@ -161,17 +166,14 @@ class Cluster:
 
     @property
     def url(self):
-        return self.nginx.url
+        """Where clients go: nginx, or the one server when not shared."""
+        return self.nginx.url if self.nginx is not None else self.servers[0].url
 
     # -- what the app holds --
 
     def users_by_server(self):
         """{server index: ids of users with a socket there}, from the app's presence in Redis."""
-        pids = {}
-        for index, server in enumerate(self.servers):
-            if server.process is not None and server.process.poll() is None:
-                for child in _children(server.pid):
-                    pids[child] = index
+        pids = {pid: index for index, pid in self.worker_pids().items()}
         client = redis.Redis.from_url(self.redis.url, decode_responses=True)
         try:
             held = {index: set() for index in range(len(self.servers))}
@@ -184,9 +186,10 @@ class Cluster:
         finally:
             client.close()
 
-    def server_cpu_pids(self):
-        """Worker pids of the running servers, for CPU accounting (bench)."""
-        return [pid for server in self.servers for pid in _children(server.pid)]
+    def worker_pids(self):
+        """{server index: its gunicorn worker's pid} of the running servers."""
+        return {index: child for index, server in enumerate(self.servers)
+                for child in _children(server.pid)}
 
 
 class ClusterServer(LiveServer):
