@@ -222,6 +222,12 @@ class Load:
         }
 
 
+def cores_line(result):
+    """Cores each group kept busy over a phase: what saturates first, and what others took."""
+    cpu = result["cpu"]
+    return " / ".join(f"{cpu[k] / cpu['wall_s']:.2f}" if k in cpu else "-" for k in ROLES)
+
+
 def holds(result, p99_ms):
     d = result["delivery"]
     return (result["lost"] == 0 and result["http_failed"] == 0 and not result["aborted_unsent"]
@@ -235,7 +241,8 @@ async def search(load, args):
         ok = holds(result, args.p99_ms)
         probes.append({**result, "holds": ok})
         log(f"    search {rate:.0f}/s: p99 {result['delivery']['p99_ms']} ms, lost "
-            f"{result['lost']}, failed {result['http_failed']} -> {'holds' if ok else 'fails'}")
+            f"{result['lost']}, failed {result['http_failed']} -> {'holds' if ok else 'fails'}; "
+            f"cores busy {cores_line(result)}")
         if ok:
             best = rate if best is None else max(best, rate)
         else:
@@ -264,8 +271,8 @@ async def run_config(count, args, mongo_uri, database, results_dir):
     users = []
     try:
         groups = Groups(cluster, database)
-        rss_before = sum(procstat.process_rss_bytes(pid) for pid in cluster.worker_pids().values())
         users = await open_users(cluster.url, loopback_addresses(args.users), f"s{count}_{time.time_ns()}_")
+        rss_before = sum(procstat.process_rss_bytes(pid) for pid in cluster.worker_pids().values())
         await asyncio.gather(*(user.connect() for user in users))
         await asyncio.sleep(1.0)
         rss_after = sum(procstat.process_rss_bytes(pid) for pid in cluster.worker_pids().values())
@@ -326,6 +333,10 @@ def report(results):
                  *[f"{r['search']['highest_rate_holding']} ({r['search']['lowest_rate_failing']})" for r in results]))
     rows.append(("CPU ms/msg at the highest rate holding, " + " / ".join(ROLES),
                  *[_at_best(r, cpu_line) for r in results]))
+    rows.append(("cores busy at the highest rate holding, same order",
+                 *[_at_best(r, lambda x: cores_line(x)) for r in results]))
+    rows.append(("cores busy at the first rate failing, same order",
+                 *[_at_worst(r) for r in results]))
     return table(rows, ["measure", *[r["config"] for r in results]])
 
 
@@ -333,6 +344,12 @@ def _at_best(r, cpu_line):
     best = r["search"]["highest_rate_holding"]
     probe = next((p for p in r["search"]["probes"] if p["rate"] == best), None)
     return cpu_line(probe) if probe else "n/a"
+
+
+def _at_worst(r):
+    worst = r["search"]["lowest_rate_failing"]
+    probe = next((p for p in r["search"]["probes"] if p["rate"] == worst), None)
+    return cores_line(probe) if probe else "n/a"
 
 
 def log(text):
