@@ -7,6 +7,10 @@ and connect (each from its own 127.0.0.x address, so nginx's hash spreads them),
 from random senders to random receivers, open loop, at fixed rates and in a search for the
 highest rate whose delivery p99 stays under 200 ms with nothing lost. CPU is read from /proc for
 the app's workers, FerretDB, PostgreSQL, Redis, nginx and this load generator, each apart.
+
+The machine may be shared: a phase during which other processes kept more than QUIET_CORES of a
+core busy is run again (up to --attempts times; a search probe twice at most), and the quietest
+attempt is kept, as `timeit` keeps the fastest of its repeats. Every attempt is in the JSON.
 """
 
 import argparse
@@ -40,6 +44,8 @@ def parse_args(argv=None):
     p.add_argument("--search-start", type=float, default=150.0)
     p.add_argument("--search-seconds", type=float, default=6.0)
     p.add_argument("--search-probes", type=int, default=4)
+    p.add_argument("--attempts", type=int, default=3,
+                   help="runs of a phase at most, while other processes keep the machine busy")
     p.add_argument("--p99-ms", type=float, default=200.0, help="delivery p99 a rate must hold")
     p.add_argument("--configs", default="1,2", help="server counts to run (1: alone; >1: nginx+Redis)")
     p.add_argument("--out", default=None, help="JSON output (default bench/results/scale-<time>.json)")
@@ -228,6 +234,31 @@ def cores_line(result):
     return " / ".join(f"{cpu[k] / cpu['wall_s']:.2f}" if k in cpu else "-" for k in ROLES)
 
 
+# Other processes' share of the machine under which a phase counts as quiet, in cores.
+QUIET_CORES = 0.3
+
+
+def others_cores(result):
+    return result["cpu"]["others"] / max(result["cpu"]["wall_s"], 1e-9)
+
+
+async def quietest(load, rate, seconds, attempts):
+    """Run a phase until other processes left it alone (≤ QUIET_CORES), at most `attempts`
+    times; the quietest attempt, with the others under "other_attempts"."""
+    runs = []
+    for _ in range(max(1, attempts)):
+        runs.append(await load.run(rate, seconds))
+        if others_cores(runs[-1]) <= QUIET_CORES:
+            break
+        log(f"    {rate:.0f}/s: other processes kept {others_cores(runs[-1]):.2f} cores busy: again")
+        await asyncio.sleep(1.0)
+    best = min(runs, key=others_cores)
+    best["other_attempts"] = [
+        {"others_cores": round(others_cores(r), 2), "delivery_p99_ms": r["delivery"]["p99_ms"],
+         "app_cpu_ms_per_msg": r["app_cpu_ms_per_msg"]} for r in runs if r is not best]
+    return best
+
+
 def holds(result, p99_ms):
     d = result["delivery"]
     return (result["lost"] == 0 and result["http_failed"] == 0 and not result["aborted_unsent"]
@@ -237,7 +268,7 @@ def holds(result, p99_ms):
 async def search(load, args):
     rate, best, worst, probes = args.search_start, None, None, []
     for _ in range(args.search_probes):
-        result = await load.run(rate, args.search_seconds)
+        result = await quietest(load, rate, args.search_seconds, min(2, args.attempts))
         ok = holds(result, args.p99_ms)
         probes.append({**result, "holds": ok})
         log(f"    search {rate:.0f}/s: p99 {result['delivery']['p99_ms']} ms, lost "
@@ -289,7 +320,7 @@ async def run_config(count, args, mongo_uri, database, results_dir):
         out["conversations"] = args.users * args.contacts
         out["fixed"] = []
         for rate in args.rates:
-            result = await load.run(rate, args.phase_seconds)
+            result = await quietest(load, rate, args.phase_seconds, args.attempts)
             out["fixed"].append(result)
             log(f"  [{name}] {rate:.0f}/s: delivery {fmt_ms(result['delivery'])} ms "
                 f"(cross-server {fmt_ms(result['delivery_cross'])}), lost {result['lost']}, "
