@@ -26,11 +26,33 @@ ASYNC_MODE_OF_WORKER = {"eventlet": "eventlet", "gevent": "gevent"}
 
 
 def on_starting(server):
-    """Refuse, in one line and before binding, a command this app cannot serve; and make
-    ASYNC_MODE follow the worker class (`-k gevent` runs the app in gevent mode).
+    """Check the command and the configuration once, in the master, before any worker boots.
 
-    gunicorn prints a RuntimeError raised here as "Error: <message>" and exits with status 1.
+    A worker that fails to build the app prints a traceback and gunicorn retries it; a setting
+    that can never work (production without JWT_SECRET_KEY, development on a public address,
+    `-w 2`, `-k sync`) deserves one clear line and an exit instead.
     """
+    from dotenv import load_dotenv
+
+    load_dotenv()  # as wsgi.py does: the workers will see the same settings
+    try:
+        follow_the_worker(server)  # before config.py is imported: it reads ASYNC_MODE then
+        from config import check_config, check_listen_address, config_from_env
+
+        config = config_from_env()
+        settings = {name: getattr(config, name) for name in dir(config) if name.isupper()}
+        check_config(settings)
+        for address in server.cfg.bind:
+            host = address.rsplit(":", 1)[0] if not address.startswith("unix:") else "localhost"
+            check_listen_address(settings, host)
+    except RuntimeError as error:
+        server.log.error("%s", error)
+        raise SystemExit(1) from None
+
+
+def follow_the_worker(server):
+    """Refuse several workers and worker classes that cannot serve Socket.IO (RuntimeError); set
+    ASYNC_MODE to the worker class's mode (`-k gevent` runs the app in gevent mode)."""
     workers = server.cfg.workers
     if workers > 1:
         raise RuntimeError(

@@ -78,7 +78,7 @@ HTTP_MESSAGES = {
 }
 
 
-DATABASE_UNAVAILABLE = "The database is unavailable, please retry."
+DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly."
 
 
 def client_error(error):
@@ -104,10 +104,10 @@ def client_error(error):
     if isinstance(error, DoesNotExist):
         return 404, "Not found.", []
     if isinstance(error, ConnectionFailure):
-        # The database did not answer within MONGO_TIMEOUT_MS (or the connection dropped): a
-        # 503 the client may retry, not a 500; pymongo reconnects by itself once it is back.
-        log.warning("Database unavailable: %s", error)
-        return 503, DATABASE_UNAVAILABLE, []
+        # The request was fine; the database did not answer in MONGO_TIMEOUT_MS (or the
+        # connection dropped). Worth a retry: pymongo reconnects by itself once it is back.
+        log.warning("Database unreachable: %s", error)
+        return 503, DATABASE_UNAVAILABLE, [("Retry-After", "5")]
     log.error("Unhandled error", exc_info=error)
     return 500, "Internal server error.", []
 

@@ -76,8 +76,8 @@ def test_concurrent_sends_get_distinct_seqs_and_a_catch_up_from_any_message_miss
         with app.app_context():
             try:
                 for i in range(n):
-                    messages.send_message(sender["_id"], bob_user["_id"], f"{sender['username']}-{i}",
-                                          max_length=100)
+                    text = f"{sender['username']}-{i}"
+                    messages.send_message(sender["_id"], bob_user["_id"], text, max_length=100)
                     # Alice and carol write to bob in two conversations; alice also to carol.
                     if sender is alice:
                         messages.send_message(alice["_id"], carol["_id"], f"ac-{i}", max_length=100)
@@ -161,3 +161,22 @@ def test_a_cursor_that_is_no_message_of_the_conversation_is_placed_by_its_id(api
         "m0", "m1", "m2"
     ]
     assert history(bob, alice_user["_id"], before=earliest).get_json() == []
+
+
+def test_a_message_stored_after_the_read_marker_with_a_smaller_id_is_still_unread(api):
+    alice, alice_user = api.user()
+    bob, bob_user = api.user()
+    first = sent(alice, bob_user["_id"], "first")
+    # Its id was taken before "first" was stored, its seq after (a send delayed in between).
+    late_id = ObjectId(b"\0" * 12)
+    assert late_id < ObjectId(first["_id"])
+    bob.post(f"/api/v1/message/{alice_user['_id']}/read", json={"messageId": first["_id"]})
+    conversation_id = Message.objects.get(id=first["_id"]).conversation_id
+    Message(id=late_id, conversation_id=conversation_id, sender_id=alice_user["_id"],
+            receiver_id=bob_user["_id"], message="late",
+            seq=messages.next_seq(conversation_id)).save(force_insert=True)
+    read = f"/api/v1/message/{alice_user['_id']}/read"
+    receipt = bob.post(read, json={"messageId": first["_id"]})
+    assert receipt.get_json()["unreadCount"] == 1
+    caught_up = history(bob, alice_user["_id"], after=first["_id"]).get_json()
+    assert [m["message"] for m in caught_up] == ["late"]

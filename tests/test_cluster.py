@@ -15,6 +15,7 @@ import requests
 import socketio
 
 from chatapp.realtime.cluster import LISTEN_RETRY_MAX_SECONDS, QUEUE_CHANNEL
+from tests.helpers import ferretdb
 from tests.helpers.live import WAIT_SECONDS, Tab, register_and_log_in, start_server
 from tests.helpers.live_server import LiveServer
 
@@ -29,10 +30,6 @@ def shared_database():
     if os.environ.get("TEST_MONGO_URI"):
         yield os.environ["TEST_MONGO_URI"]
         return
-    try:
-        from tests.helpers import ferretdb
-    except ImportError:
-        pytest.skip("needs TEST_MONGO_URI, or tests/helpers/ferretdb.py to start FerretDB")
     try:
         database = ferretdb.start()
     except ferretdb.Unavailable as error:
@@ -151,7 +148,8 @@ def test_failed_logins_count_against_one_budget_on_every_server(servers):
     one, two = servers("one", **env), servers("two", **env)
     body = {"username": "somebody", "password": "wrong guess"}
     statuses = [
-        requests.post(f"{server.url}/api/v1/user/login", json=body, timeout=WAIT_SECONDS).status_code
+        requests.post(f"{server.url}/api/v1/user/login", json=body, timeout=WAIT_SECONDS)
+        .status_code
         for server in (one, two, one, two)
     ]
     assert statuses == [400, 400, 400, 429]

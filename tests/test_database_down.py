@@ -22,7 +22,7 @@ from tests.helpers.live_server import LiveServer
 
 TIMEOUT_MS = 500
 # What "within MONGO_TIMEOUT_MS" allows on a loaded 2-core machine: the timeout plus handling.
-ANSWER_BOUND = TIMEOUT_MS / 1000 + 2.0
+ANSWER_BOUND = TIMEOUT_MS / 1000 + 3.0
 RECOVERY_BOUND = 15  # seconds for a worker to be ready again once the database answers
 _databases = itertools.count()
 
@@ -69,6 +69,10 @@ def register(client, username):
     })
 
 
+def login(client, username):
+    return client.post("/api/v1/user/login", json={"username": username, "password": PASSWORD})
+
+
 def wait_ready(client):
     deadline = time.monotonic() + RECOVERY_BOUND
     while time.monotonic() < deadline:
@@ -83,10 +87,10 @@ def test_requests_answer_503_while_the_database_is_down_and_work_again_after(ser
     app = make_app(servers)
     alice = app.test_client()
     assert register(alice, "alice").status_code == 201
-    assert alice.post("/api/v1/user/login", json={"username": "alice", "password": PASSWORD}).status_code == 200
+    assert login(alice, "alice").status_code == 200
     bob = app.test_client()
     assert register(bob, "bob").status_code == 201
-    bob_user = bob.post("/api/v1/user/login", json={"username": "bob", "password": PASSWORD}).get_json()
+    bob_user = login(bob, "bob").get_json()
     socket = socketio.test_client(app, flask_test_client=alice)
     assert socket.is_connected()
 
@@ -94,7 +98,7 @@ def test_requests_answer_503_while_the_database_is_down_and_work_again_after(ser
     for call in (
         lambda: alice.post(f"/api/v1/message/send/{bob_user['_id']}", json={"message": "hi"}),
         lambda: alice.get(f"/api/v1/message/{bob_user['_id']}"),
-        lambda: bob.post("/api/v1/user/login", json={"username": "bob", "password": PASSWORD}),
+        lambda: login(bob, "bob"),
     ):
         response, elapsed = timed(call)
         assert response.status_code == 503
@@ -113,11 +117,14 @@ def test_requests_answer_503_while_the_database_is_down_and_work_again_after(ser
     wait_ready(alice)
     sent = alice.post(f"/api/v1/message/send/{bob_user['_id']}", json={"message": "back"})
     assert sent.status_code == 201
-    assert [m["message"] for m in alice.get(f"/api/v1/message/{bob_user['_id']}").get_json()] == ["back"]
+    history = alice.get(f"/api/v1/message/{bob_user['_id']}").get_json()
+    assert [m["message"] for m in history] == ["back"]
     socket.disconnect()
 
 
-def test_a_worker_started_while_the_database_is_down_becomes_ready_when_it_returns(servers, database):
+def test_a_worker_started_while_the_database_is_down_becomes_ready_when_it_returns(
+    servers, database
+):
     database.stop()
     app, elapsed = timed(lambda: make_app(servers))  # no exception: the process starts
     assert elapsed < ANSWER_BOUND
@@ -132,7 +139,8 @@ def test_a_worker_started_while_the_database_is_down_becomes_ready_when_it_retur
     from chatapp.models import Message, User
 
     # Its indexes were created when the database came back: the guarantees hold.
-    message_indexes = [list(dict(spec["key"])) for spec in Message._get_collection().index_information().values()]
+    indexes = Message._get_collection().index_information().values()
+    message_indexes = [list(dict(spec["key"])) for spec in indexes]
     assert ["conversationId", "seq"] in message_indexes
     assert register(client, "late").status_code == 201
     assert register(client, "late").status_code == 400  # the unique username, enforced

@@ -11,7 +11,9 @@ import threading
 from chatapp.models import Conversation
 from tests.helpers.real_db import mongodb_only
 
-pytestmark = mongodb_only("FerretDB v1 does not apply concurrent updates of one document atomically")
+pytestmark = mongodb_only(
+    "FerretDB v1 does not apply concurrent updates of one document atomically"
+)
 
 
 def test_concurrent_sends_to_one_receiver_count_every_message_unread(app, api):

@@ -1,4 +1,4 @@
-"""gunicorn commands a new user might type: the server follows its worker class, or refuses in one line.
+"""gunicorn commands a new user might type: the server follows its worker class or refuses in a line.
 
 Before: `gunicorn -k gevent -w 1 wsgi:app` without ASYNC_MODE=gevent started, answered HTTP, and
 broke every socket (presence never arrived); `-w 2` started and failed Socket.IO sessions at

@@ -1,4 +1,4 @@
-"""What the workers of one chat share when REDIS_URL is set: the Socket.IO message queue and presence.
+"""What the workers of one chat share through Redis (REDIS_URL): the Socket.IO queue and presence.
 
 Without REDIS_URL both stay in this process (one worker, nothing else to run). With it, every
 emit goes through Redis to the worker that holds the receiver's sockets (Flask-SocketIO's message

@@ -64,12 +64,24 @@ def migrate_node_data(report=lambda line: None):
         touched.add(doc["_id"])
 
     # 2. Point every listed message at its conversation; drop the list once all of them do.
+    # Only messages between the two participants: a listed message of another pair stays out
+    # (step 3 gives it to its own pair's conversation), never readable by these two.
     for doc in conversations.find(
-        {PAIR_KEY: {"$exists": True}, MESSAGE_IDS: {"$exists": True}}, {MESSAGE_IDS: 1}
+        {PAIR_KEY: {"$exists": True}, MESSAGE_IDS: {"$exists": True}},
+        {MESSAGE_IDS: 1, PARTICIPANTS: 1},
     ):
         ids = list(doc.get(MESSAGE_IDS) or [])
-        counts["messages linked"] += _link(messages, ids, doc["_id"])
-        if _unlinked(messages, ids, doc["_id"]) == 0:
+        between = _between(doc.get(PARTICIPANTS))
+        if between is None:
+            counts["conversations skipped (not two participants)"] += 1
+            report(f"skipped conversation {doc['_id']}: participants {doc.get(PARTICIPANTS)}")
+            continue
+        counts["messages linked"] += _link(messages, ids, doc["_id"], between)
+        foreign = _count(messages, ids, {"$nor": [between]})
+        if foreign:
+            counts["listed messages skipped (not between the participants)"] += foreign
+            report(f"conversation {doc['_id']} lists {foreign} messages of other people")
+        if _unlinked(messages, ids, doc["_id"], between) == 0:
             conversations.update_one({"_id": doc["_id"]}, {"$unset": {MESSAGE_IDS: ""}})
             counts["message arrays dropped"] += 1
         touched.add(doc["_id"])
@@ -133,26 +145,45 @@ def _conversation_for(conversations, key, sender, receiver, since):
 def _merge(conversations, messages, duplicate, keeper, counts):
     """Move a duplicate conversation's messages to `keeper`, then delete it once none is left."""
     ids = list(duplicate.get(MESSAGE_IDS) or [])
-    ids += [m["_id"] for m in messages.find({CONVERSATION_ID: duplicate["_id"]}, {"_id": 1})]
-    counts["messages linked"] += _link(messages, ids, keeper)
-    if _unlinked(messages, ids, keeper) == 0 and not messages.count_documents(
+    between = _between(duplicate.get(PARTICIPANTS))
+    ids += [
+        m["_id"]
+        for m in messages.find({CONVERSATION_ID: duplicate["_id"], **between}, {"_id": 1})
+    ]
+    counts["messages linked"] += _link(messages, ids, keeper, between)
+    if _unlinked(messages, ids, keeper, between) == 0 and not messages.count_documents(
         {CONVERSATION_ID: duplicate["_id"]}, limit=1
     ):
         conversations.delete_one({"_id": duplicate["_id"]})
         counts["duplicate conversations merged"] += 1
 
 
-def _link(messages, ids, conversation_id, relink=False):
+def _between(participants):
+    """A message filter: sent by one of two `participants` to the other (None unless two)."""
+    people = list(dict.fromkeys(participants or []))
+    if len(people) != 2:
+        return None
+    first, second = people
+    return {
+        "$or": [
+            {SENDER_ID: first, RECEIVER_ID: second},
+            {SENDER_ID: second, RECEIVER_ID: first},
+        ]
+    }
+
+
+def _link(messages, ids, conversation_id, between=None, relink=False):
     """Point the messages `ids` at `conversation_id`, each with a seq below all of its others.
 
-    Only those that exist and point elsewhere (or, with `relink`, have no seq yet) move; returns
+    Only those that exist, are `between` the pair (a filter from `_between`) and point elsewhere
+    (or, with `relink`, have no seq yet) move; returns
     how many did. One message at a time: conversationId and seq change together, since on MongoDB
     two messages of one conversation without a seq collide in the unique (conversationId, seq)
     index. Newest first, so that seqs count down in `_id` order.
     """
     moving = set()
     for start in range(0, len(ids), BATCH):
-        query = {"_id": {"$in": ids[start:start + BATCH]}}
+        query = {"_id": {"$in": ids[start:start + BATCH]}, **(between or {})}
         if relink:
             query[SEQ] = None
         else:
@@ -175,7 +206,7 @@ def _link(messages, ids, conversation_id, relink=False):
 
 
 def _lowest_seq(messages, conversation_id):
-    """The smallest seq in the conversation, or 1 (the first this backend gives) if none is lower."""
+    """The conversation's smallest seq, or 1 (the first this backend gives) if none is lower."""
     lowest = messages.find_one(
         {CONVERSATION_ID: conversation_id, SEQ: {"$gte": MIN_SEQ}}, {SEQ: 1}, sort=[(SEQ, 1)]
     )
@@ -204,14 +235,17 @@ def _order_unsequenced(messages, conversation_id):
         messages.update_one({"_id": message_id}, {"$set": {SEQ: lowest - len(ids) + offset}})
 
 
-def _unlinked(messages, ids, conversation_id):
-    """How many of `ids` (those that exist) do not point at `conversation_id` yet."""
+def _count(messages, ids, condition):
+    """How many of `ids` (those that exist) also match `condition`."""
     return sum(
-        messages.count_documents(
-            {"_id": {"$in": ids[start:start + BATCH]}, CONVERSATION_ID: {"$ne": conversation_id}}
-        )
+        messages.count_documents({"_id": {"$in": ids[start:start + BATCH]}, **condition})
         for start in range(0, len(ids), BATCH)
     )
+
+
+def _unlinked(messages, ids, conversation_id, between):
+    """How many of `ids` between the pair (those that exist) do not point at `conversation_id`."""
+    return _count(messages, ids, {CONVERSATION_ID: {"$ne": conversation_id}, **between})
 
 
 def _summarise(conversations, messages, conversation_id):

@@ -157,7 +157,9 @@ class FerretDB:
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(f"FerretDB exited with {self.process.returncode}: {self.log_tail()}")
+                raise RuntimeError(
+                    f"FerretDB exited with {self.process.returncode}: {self.log_tail()}"
+                )
             client = pymongo.MongoClient(self.uri, serverSelectionTimeoutMS=500,
                                          connectTimeoutMS=500)
             try:
@@ -165,7 +167,9 @@ class FerretDB:
                 return
             except pymongo.errors.PyMongoError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"FerretDB did not answer within {timeout}s: {self.log_tail()}")
+                    raise RuntimeError(
+                        f"FerretDB did not answer within {timeout}s: {self.log_tail()}"
+                    ) from None
                 time.sleep(0.1)
             finally:
                 client.close()

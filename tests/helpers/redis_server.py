@@ -1,7 +1,4 @@
-"""Start and stop a throwaway redis-server on loopback (tests and CI), and Redis test helpers.
-
-    python -m tests.helpers.redis_server start DIR   # prints the redis:// URL; state kept in DIR
-    python -m tests.helpers.redis_server stop DIR
+"""Start and stop a throwaway redis-server on loopback for the tests, and Redis test helpers.
 
 No persistence (`--save ''`, `--appendonly no`): a restart starts empty, as a crashed Redis would.
 """
@@ -11,7 +8,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -136,22 +132,3 @@ class queue_allowed_in_test_client:
 
     def __exit__(self, *exc):
         flask_socketio.test_client.PubSubManager = self._saved
-
-
-def main(argv):
-    """`start DIR` (print the URL) or `stop DIR`, for .ci/run."""
-    if len(argv) != 2 or argv[0] not in ("start", "stop"):
-        raise SystemExit("usage: python -m tests.helpers.redis_server start|stop DIR")
-    directory = Path(argv[1])
-    pid_file = directory / "redis.pid"
-    if argv[0] == "start":
-        server = RedisServer(directory).start()
-        pid_file.write_text(str(server.process.pid))
-        print(server.url)
-    elif pid_file.exists():
-        os.kill(int(pid_file.read_text()), signal.SIGTERM)
-        pid_file.unlink()
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
