@@ -26,7 +26,8 @@ import aiohttp
 
 from bench import procstat
 from bench.run import generator_gc_paused, raise_fd_limit, start_database
-from bench.stats import fmt_ms, summary_ms, table
+from bench.scale_report import cores_line, report
+from bench.stats import fmt_ms, summary_ms
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -39,16 +40,28 @@ def parse_args(argv=None):
     p.add_argument("--users", type=int, default=100, help="N users, one address each (≤ 250)")
     p.add_argument("--rates", default="100,400", help="fixed open-loop rates, msg/s")
     p.add_argument("--phase-seconds", type=float, default=10.0)
-    p.add_argument("--contacts", type=int, default=4,
-                   help="each user writes to this many others: a fixed set of conversations")
+    p.add_argument(
+        "--contacts",
+        type=int,
+        default=4,
+        help="each user writes to this many others: a fixed set of conversations",
+    )
     p.add_argument("--search-start", type=float, default=150.0)
     p.add_argument("--search-seconds", type=float, default=6.0)
     p.add_argument("--search-probes", type=int, default=4)
-    p.add_argument("--attempts", type=int, default=3,
-                   help="runs of a phase at most, while other processes keep the machine busy")
+    p.add_argument(
+        "--attempts",
+        type=int,
+        default=3,
+        help="runs of a phase at most, while other processes keep the machine busy",
+    )
     p.add_argument("--p99-ms", type=float, default=200.0, help="delivery p99 a rate must hold")
-    p.add_argument("--configs", default="1,2", help="server counts to run (1: alone; >1: nginx+Redis)")
-    p.add_argument("--out", default=None, help="JSON output (default bench/results/scale-<time>.json)")
+    p.add_argument(
+        "--configs", default="1,2", help="server counts to run (1: alone; >1: nginx+Redis)"
+    )
+    p.add_argument(
+        "--out", default=None, help="JSON output (default bench/results/scale-<time>.json)"
+    )
     p.add_argument("--quick", action="store_true", help="N=40, 4 s phases, 2 search probes")
     args = p.parse_args(argv)
     if args.quick:
@@ -59,69 +72,8 @@ def parse_args(argv=None):
     return args
 
 
-# --- CPU of every process group, from /proc -----------------------------------------------------
-
-def _children(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(child) for child in f.read().split()]
-    except FileNotFoundError:
-        return []
-
-
-def _cpu(pid, reaped=False):
-    """utime + stime of `pid` (+ its reaped children's when `reaped`), seconds; 0 when gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return 0.0
-    ticks = int(fields[11]) + int(fields[12])
-    if reaped:
-        ticks += int(fields[13]) + int(fields[14])
-    return ticks / procstat.TICK
-
-
-class Groups:
-    """The processes of one configuration, by role: app, ferretdb, postgresql, redis, nginx."""
-
-    def __init__(self, cluster, database):
-        self.cluster = cluster
-        self.database = database
-
-    def cpu(self):
-        out = {"app": sum(_cpu(pid) for pid in self.cluster.worker_pids().values())}
-        if self.database is not None:
-            out["ferretdb"] = _cpu(self.database.ferretdb.process.pid)
-            postmaster = int((self.database.postgres.data / "postmaster.pid").read_text().split()[0])
-            # Backends are the postmaster's children; ended ones count in its reaped time.
-            out["postgresql"] = _cpu(postmaster, reaped=True) + sum(
-                _cpu(child) for child in _children(postmaster))
-        if self.cluster.redis is not None:
-            out["redis"] = _cpu(self.cluster.redis.process.pid)
-        if self.cluster.nginx is not None:
-            out["nginx"] = sum(_cpu(pid) for pid in self.cluster.nginx.worker_pids())
-        out["generator"] = time.process_time()
-        return out
-
-
-class Meter:
-    def __init__(self, groups):
-        self.groups = groups
-        self.start = groups.cpu()
-        self.wall = time.perf_counter()
-        self.machine = procstat.machine_busy_seconds()
-
-    def read(self):
-        now = self.groups.cpu()
-        out = {name: round(now[name] - self.start.get(name, 0.0), 3) for name in now}
-        out["wall_s"] = round(time.perf_counter() - self.wall, 3)
-        measured = sum(v for k, v in out.items() if k != "wall_s")
-        out["others"] = round(max(0.0, procstat.machine_busy_seconds() - self.machine - measured), 3)
-        return out
-
-
 # --- load -------------------------------------------------------------------------------------
+
 
 class Load:
     """Users, where each one's socket lives, and the open-loop sender."""
@@ -130,8 +82,10 @@ class Load:
         self.users = users
         # User i writes to users i+1 ... i+contacts (around the ring): N*contacts conversations,
         # all made by the warm-up, so every phase meets the same database.
-        self.contacts = {u.id: [users[(i + k) % len(users)] for k in range(1, contacts + 1)]
-                         for i, u in enumerate(users)}
+        self.contacts = {
+            u.id: [users[(i + k) % len(users)] for k in range(1, contacts + 1)]
+            for i, u in enumerate(users)
+        }
         self.server_of = server_of
         self.groups = groups
         self.rng = rng
@@ -155,7 +109,8 @@ class Load:
             for receiver in self.contacts[sender.id]:
                 async with sender.http.post(
                     f"{sender.base_url}/api/v1/message/send/{receiver.id}",
-                    json={"message": "warm-up"}, headers={"Cookie": f"token={sender.token}"},
+                    json={"message": "warm-up"},
+                    headers={"Cookie": f"token={sender.token}"},
                 ) as response:
                     await response.read()
                     if response.status != 201:
@@ -180,7 +135,8 @@ class Load:
             try:
                 async with sender.http.post(
                     f"{sender.base_url}/api/v1/message/send/{receiver.id}",
-                    json={"message": f"bench:{seq}:x"}, headers={"Cookie": f"token={sender.token}"},
+                    json={"message": f"bench:{seq}:x"},
+                    headers={"Cookie": f"token={sender.token}"},
                 ) as response:
                     await response.read()
                     status = response.status
@@ -193,7 +149,7 @@ class Load:
                 failed[0] += 1
                 self.sent_at.pop(seq, None)
 
-        meter = Meter(self.groups)
+        meter = procstat.GroupMeter(self.groups)
         tasks, aborted = [], None
         t0 = time.perf_counter() + 0.02
         for i in range(n):
@@ -218,20 +174,19 @@ class Load:
         cross = [self.delivery[s] for s in self.sent_at if s in self.delivery and self.cross[s]]
         same = [self.delivery[s] for s in self.sent_at if s in self.delivery and not self.cross[s]]
         return {
-            "rate": rate, "sent": sent, "delivered": len(delivered),
-            "lost": sent - len(delivered), "http_failed": failed[0],
+            "rate": rate,
+            "sent": sent,
+            "delivered": len(delivered),
+            "lost": sent - len(delivered),
+            "http_failed": failed[0],
             "aborted_unsent": (n - aborted) if aborted is not None else 0,
-            "http": summary_ms(http), "delivery": summary_ms(delivered),
-            "delivery_cross": summary_ms(cross), "delivery_same": summary_ms(same),
+            "http": summary_ms(http),
+            "delivery": summary_ms(delivered),
+            "delivery_cross": summary_ms(cross),
+            "delivery_same": summary_ms(same),
             "cpu": cpu,
             "app_cpu_ms_per_msg": round(1000 * cpu["app"] / max(1, sent), 3),
         }
-
-
-def cores_line(result):
-    """Cores each group kept busy over a phase: what saturates first, and what others took."""
-    cpu = result["cpu"]
-    return " / ".join(f"{cpu[k] / cpu['wall_s']:.2f}" if k in cpu else "-" for k in ROLES)
 
 
 # Other processes' share of the machine under which a phase counts as quiet, in cores.
@@ -250,19 +205,33 @@ async def quietest(load, rate, seconds, attempts):
         runs.append(await load.run(rate, seconds))
         if others_cores(runs[-1]) <= QUIET_CORES:
             break
-        log(f"    {rate:.0f}/s: other processes kept {others_cores(runs[-1]):.2f} cores busy: again")
+        log(
+            f"    {rate:.0f}/s: other processes kept {others_cores(runs[-1]):.2f} cores busy: again"
+        )
         await asyncio.sleep(1.0)
     best = min(runs, key=others_cores)
     best["other_attempts"] = [
-        {"others_cores": round(others_cores(r), 2), "delivery_p99_ms": r["delivery"]["p99_ms"],
-         "app_cpu_ms_per_msg": r["app_cpu_ms_per_msg"]} for r in runs if r is not best]
+        {
+            "others_cores": round(others_cores(r), 2),
+            "delivery_p99_ms": r["delivery"]["p99_ms"],
+            "app_cpu_ms_per_msg": r["app_cpu_ms_per_msg"],
+        }
+        for r in runs
+        if r is not best
+    ]
     return best
 
 
 def holds(result, p99_ms):
     d = result["delivery"]
-    return (result["lost"] == 0 and result["http_failed"] == 0 and not result["aborted_unsent"]
-            and d["count"] > 0 and d["p99_ms"] is not None and d["p99_ms"] < p99_ms)
+    return (
+        result["lost"] == 0
+        and result["http_failed"] == 0
+        and not result["aborted_unsent"]
+        and d["count"] > 0
+        and d["p99_ms"] is not None
+        and d["p99_ms"] < p99_ms
+    )
 
 
 async def search(load, args):
@@ -271,9 +240,11 @@ async def search(load, args):
         result = await quietest(load, rate, args.search_seconds, min(2, args.attempts))
         ok = holds(result, args.p99_ms)
         probes.append({**result, "holds": ok})
-        log(f"    search {rate:.0f}/s: p99 {result['delivery']['p99_ms']} ms, lost "
+        log(
+            f"    search {rate:.0f}/s: p99 {result['delivery']['p99_ms']} ms, lost "
             f"{result['lost']}, failed {result['http_failed']} -> {'holds' if ok else 'fails'}; "
-            f"cores busy {cores_line(result)}")
+            f"cores busy {cores_line(result)}"
+        )
         if ok:
             best = rate if best is None else max(best, rate)
         else:
@@ -294,15 +265,23 @@ async def run_config(count, args, mongo_uri, database, results_dir):
     shared = count > 1
     name = f"{count} server{'s' if count > 1 else ''}" + (" + nginx + Redis" if shared else "")
     log(f"[{name}] starting")
-    cluster = Cluster(None, servers=count, shared=shared,
-                      mongo_uri=mongo_uri, heartbeat=3.0, graceful_timeout=5,
-                      env={"LOG_LEVEL": "WARNING", "BCRYPT_ROUNDS": "4"})
+    cluster = Cluster(
+        None,
+        servers=count,
+        shared=shared,
+        mongo_uri=mongo_uri,
+        heartbeat=3.0,
+        graceful_timeout=5,
+        env={"LOG_LEVEL": "WARNING", "BCRYPT_ROUNDS": "4"},
+    )
     cluster.start()
     out = {"config": name, "servers": count}
     users = []
     try:
-        groups = Groups(cluster, database)
-        users = await open_users(cluster.url, loopback_addresses(args.users), f"s{count}_{time.time_ns()}_")
+        groups = procstat.ClusterGroups(cluster, database)
+        users = await open_users(
+            cluster.url, loopback_addresses(args.users), f"s{count}_{time.time_ns()}_"
+        )
         rss_before = sum(procstat.process_rss_bytes(pid) for pid in cluster.worker_pids().values())
         await asyncio.gather(*(user.connect() for user in users))
         await asyncio.sleep(1.0)
@@ -313,8 +292,9 @@ async def run_config(count, args, mongo_uri, database, results_dir):
             server_of = {uid: index for index, ids in held.items() for uid in ids}
         else:
             server_of = {user.id: 0 for user in users}
-        out["sockets_per_server"] = [sum(1 for u in users if server_of.get(u.id) == i)
-                                     for i in range(count)]
+        out["sockets_per_server"] = [
+            sum(1 for u in users if server_of.get(u.id) == i) for i in range(count)
+        ]
         load = Load(users, server_of, groups, random.Random(1), args.contacts)
         await load.warm_up()
         out["conversations"] = args.users * args.contacts
@@ -322,9 +302,11 @@ async def run_config(count, args, mongo_uri, database, results_dir):
         for rate in args.rates:
             result = await quietest(load, rate, args.phase_seconds, args.attempts)
             out["fixed"].append(result)
-            log(f"  [{name}] {rate:.0f}/s: delivery {fmt_ms(result['delivery'])} ms "
+            log(
+                f"  [{name}] {rate:.0f}/s: delivery {fmt_ms(result['delivery'])} ms "
                 f"(cross-server {fmt_ms(result['delivery_cross'])}), lost {result['lost']}, "
-                f"app {result['app_cpu_ms_per_msg']} ms/msg, cpu {result['cpu']}")
+                f"app {result['app_cpu_ms_per_msg']} ms/msg, cpu {result['cpu']}"
+            )
             await asyncio.sleep(1.0)
         out["search"] = await search(load, args)
         out["stored_messages"] = load.seq
@@ -333,54 +315,6 @@ async def run_config(count, args, mongo_uri, database, results_dir):
             await user.close()
         cluster.stop()
     return out
-
-
-# --- report -----------------------------------------------------------------------------------
-
-ROLES = ("app", "ferretdb", "postgresql", "redis", "nginx", "generator", "others")
-
-
-def report(results):
-    def fixed(r, rate):
-        return next(x for x in r["fixed"] if x["rate"] == rate)
-
-    def cpu_line(x):
-        per = {k: 1000 * x["cpu"].get(k, 0) / max(1, x["sent"]) for k in ROLES if k in x["cpu"]}
-        return " / ".join(f"{per[k]:.2f}" if k in per else "-" for k in ROLES)
-
-    rows = [("sockets per server", *[str(r["sockets_per_server"]) for r in results]),
-            ("RSS per connected socket, kB", *[r["rss_per_socket_kb"] for r in results])]
-    for rate in results[0]["rates"]:
-        rows += [
-            (f"{rate:.0f} msg/s: delivery p50/p95/p99/max ms", *[fmt_ms(fixed(r, rate)["delivery"]) for r in results]),
-            (f"{rate:.0f} msg/s: cross-server delivery p50/p95/p99/max ms",
-             *[fmt_ms(fixed(r, rate)["delivery_cross"]) for r in results]),
-            (f"{rate:.0f} msg/s: HTTP p50/p95/p99/max ms", *[fmt_ms(fixed(r, rate)["http"]) for r in results]),
-            (f"{rate:.0f} msg/s: sent/delivered/lost+failed",
-             *[f"{x['sent']}/{x['delivered']}/{x['lost'] + x['http_failed']}" for x in (fixed(r, rate) for r in results)]),
-            (f"{rate:.0f} msg/s: CPU ms/msg " + " / ".join(ROLES), *[cpu_line(fixed(r, rate)) for r in results]),
-        ]
-    rows.append(("highest rate, p99 < 200 ms, none lost (first failing)",
-                 *[f"{r['search']['highest_rate_holding']} ({r['search']['lowest_rate_failing']})" for r in results]))
-    rows.append(("CPU ms/msg at the highest rate holding, " + " / ".join(ROLES),
-                 *[_at_best(r, cpu_line) for r in results]))
-    rows.append(("cores busy at the highest rate holding, same order",
-                 *[_at_best(r, lambda x: cores_line(x)) for r in results]))
-    rows.append(("cores busy at the first rate failing, same order",
-                 *[_at_worst(r) for r in results]))
-    return table(rows, ["measure", *[r["config"] for r in results]])
-
-
-def _at_best(r, cpu_line):
-    best = r["search"]["highest_rate_holding"]
-    probe = next((p for p in r["search"]["probes"] if p["rate"] == best), None)
-    return cpu_line(probe) if probe else "n/a"
-
-
-def _at_worst(r):
-    worst = r["search"]["lowest_rate_failing"]
-    probe = next((p for p in r["search"]["probes"] if p["rate"] == worst), None)
-    return cores_line(probe) if probe else "n/a"
 
 
 def log(text):
@@ -403,10 +337,13 @@ def main(argv=None):
     raise_fd_limit()
     database = start_database()  # FerretDB unless MONGO_URI is set; exits when neither is
     mongo_uri = os.environ["MONGO_URI"]
-    meta = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "args": vars(args), "cpus": os.cpu_count(),
-            "loadavg_start": [round(x, 2) for x in os.getloadavg()],
-            "database": "MONGO_URI" if database is None else "FerretDB 1.24.2 on PostgreSQL 15"}
+    meta = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "args": vars(args),
+        "cpus": os.cpu_count(),
+        "loadavg_start": [round(x, 2) for x in os.getloadavg()],
+        "database": "MONGO_URI" if database is None else "FerretDB 1.24.2 on PostgreSQL 15",
+    }
     try:
         results = asyncio.run(_main(args, mongo_uri, database, results_dir))
     except Unavailable as error:
@@ -417,10 +354,14 @@ def main(argv=None):
             del os.environ["MONGO_URI"]
     meta["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     text = report(results)
-    text += (f"\nCPU per message in ms of CPU time, by process group; load average at start "
-             f"{meta['loadavg_start']}, at end {meta['loadavg_end']}; {meta['cpus']} CPUs; "
-             f"database: {meta['database']}")
-    out = Path(args.out) if args.out else results_dir / f"scale-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    text += (
+        f"\nCPU per message in ms of CPU time, by process group; load average at start "
+        f"{meta['loadavg_start']}, at end {meta['loadavg_end']}; {meta['cpus']} CPUs; "
+        f"database: {meta['database']}"
+    )
+    out = (
+        Path(args.out) if args.out else results_dir / f"scale-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    )
     out.write_text(json.dumps({"meta": meta, "results": results, "table": text}, indent=1))
     print(text)
     print(f"\nJSON: {out}")

@@ -40,14 +40,17 @@ def test_sigterm_closes_every_socket_at_once_and_answers_requests_in_flight(serv
     client = socketio.Client(reconnection=False)
     closed = threading.Event()
     client.on("disconnect", lambda *reason: closed.set())
-    client.connect(server.url, headers=user.cookie_header, transports=[transport],
-                   wait_timeout=10)
+    client.connect(server.url, headers=user.cookie_header, transports=[transport], wait_timeout=10)
     answered = {}
 
     def register_slowly():
-        body = {"fullName": "Late Comer", "username": f"late{time.time_ns()}",
-                "password": "correct horse", "confirmPassword": "correct horse",
-                "gender": "female"}
+        body = {
+            "fullName": "Late Comer",
+            "username": f"late{time.time_ns()}",
+            "password": "correct horse",
+            "confirmPassword": "correct horse",
+            "gender": "female",
+        }
         answer = requests.post(f"{server.url}/api/v1/user/register", json=body, timeout=30)
         answered.update(status=answer.status_code, at=time.monotonic())
 

@@ -69,8 +69,11 @@ class Traffic:
 
     def lost(self):
         """Messages answered 201 that their receiver never got (live or by catch-up)."""
-        return [(s.username, r.username, m["_id"]) for s, r, m in self.answered_201()
-                if m["_id"] not in r.received]
+        return [
+            (s.username, r.username, m["_id"])
+            for s, r, m in self.answered_201()
+            if m["_id"] not in r.received
+        ]
 
     async def not_stored(self):
         """Every answered message (201, or 200 for a retry) missing from its conversation."""
@@ -82,8 +85,9 @@ class Traffic:
 
 async def chat(cluster, count, prefix, first_address=2):
     """`count` users on their own addresses, connected through nginx, paired."""
-    users = await open_users(cluster.url, loopback_addresses(count, first_address),
-                             f"{prefix}{time.time_ns()}_")
+    users = await open_users(
+        cluster.url, loopback_addresses(count, first_address), f"{prefix}{time.time_ns()}_"
+    )
     await asyncio.gather(*(user.connect() for user in users))
     return users, pairs(users)
 
@@ -132,22 +136,30 @@ def test_a_sigkilled_server_loses_no_message_and_presence_recovers(healthy_clust
             observer = next(user for user in users if user.id not in held[victim])
 
             stop = asyncio.Event()
-            keepers = [asyncio.create_task(user.stay_connected([partner[user.id]], stop))
-                       for user in staying]
+            keepers = [
+                asyncio.create_task(user.stay_connected([partner[user.id]], stop))
+                for user in staying
+            ]
             traffic = Traffic(users, partner).start()
             await asyncio.sleep(3)
 
             cluster.kill(victim)  # master and worker: nothing respawns it, nothing says goodbye
             gone = {leaver.id for leaver in leavers}
             bound = 4 * cluster.heartbeat + WINDOW_SECONDS  # docs/scaling.md
-            took = await until(lambda: not gone & observer.socket.online_ids(), bound + 10,
-                               "the killed server's users shown offline")
+            took = await until(
+                lambda: not gone & observer.socket.online_ids(),
+                bound + 10,
+                "the killed server's users shown offline",
+            )
             assert took <= bound + 1.0, f"offline after {took:.1f} s, bound {bound:.1f} s"
 
             await asyncio.sleep(max(0.0, 6 - took))  # more traffic with the server gone
             await traffic.stop()
-            await until(lambda: all(user.connected for user in staying), 30,
-                        "every user on the killed server reconnected")
+            await until(
+                lambda: all(user.connected for user in staying),
+                30,
+                "every user on the killed server reconnected",
+            )
             await asyncio.sleep(1.0)  # the last live deliveries
             stop.set()
             reconnections = [t for took in await asyncio.gather(*keepers) for t in took]
@@ -163,15 +175,18 @@ def test_a_sigkilled_server_loses_no_message_and_presence_recovers(healthy_clust
             assert await traffic.not_stored() == []
             assert all(user.reconnects >= 1 for user in on_victim if user not in leavers)
             everyone = {user.id for user in users}
-            await until(lambda: observer.socket.online_ids() == everyone, bound + 2,
-                        "everyone online again")
+            await until(
+                lambda: observer.socket.online_ids() == everyone, bound + 2, "everyone online again"
+            )
             now_held = await held_by_server(cluster, users)
             assert not now_held[victim] and set().union(*now_held.values()) == everyone
             no_request_hung(users)
             by_catch_up = sum(len(set(u.received) - u.live) for u in users)
-            print(f"SIGKILL: {len(traffic.sent)} sent ({len(traffic.answered_201())} at the first "
-                  f"attempt), {by_catch_up} received by catch-up; offline after {took:.2f} s; "
-                  f"{len(reconnections)} reconnections, slowest {max(reconnections):.2f} s")
+            print(
+                f"SIGKILL: {len(traffic.sent)} sent ({len(traffic.answered_201())} at the first "
+                f"attempt), {by_catch_up} received by catch-up; offline after {took:.2f} s; "
+                f"{len(reconnections)} reconnections, slowest {max(reconnections):.2f} s"
+            )
         finally:
             await close_all(users)
 
@@ -185,8 +200,9 @@ def test_sigterm_drains_a_server_and_a_rolling_restart_loses_nothing(healthy_clu
         users, partner = await chat(cluster, 30, "drain")
         try:
             stop = asyncio.Event()
-            keepers = [asyncio.create_task(user.stay_connected([partner[user.id]], stop))
-                       for user in users]
+            keepers = [
+                asyncio.create_task(user.stay_connected([partner[user.id]], stop)) for user in users
+            ]
             traffic = Traffic(users, partner, seed=2).start()
             await asyncio.sleep(2)
 
@@ -200,18 +216,24 @@ def test_sigterm_drains_a_server_and_a_rolling_restart_loses_nothing(healthy_clu
                 # would otherwise cut them, and their clients are back on another server.
                 moved = await until(
                     lambda: all(u.reconnects > reconnects[u.id] and u.connected for u in on_it),
-                    cluster.graceful_timeout, "the drained server's users reconnected elsewhere")
+                    cluster.graceful_timeout,
+                    "the drained server's users reconnected elsewhere",
+                )
                 assert moved < 5, f"reconnected elsewhere {moved:.1f} s after SIGTERM"
-                exited = await asyncio.to_thread(cluster.wait_exited, index,
-                                                 cluster.graceful_timeout + 5)
+                exited = await asyncio.to_thread(
+                    cluster.wait_exited, index, cluster.graceful_timeout + 5
+                )
                 cluster.restart(index)
                 await asyncio.sleep(1)
                 # Requests in flight when SIGTERM came were answered: no send failed because its
                 # server was draining (traffic.failed == 0 below). The worker itself exits when
                 # its last connection is gone, at the latest at the graceful timeout.
                 during = [s for user, n in zip(users, attempts_before) for s in user.statuses[n:]]
-                print(f"server {index}: {len(on_it)} users elsewhere after {moved:.1f} s, "
-                      f"exited after {exited:.1f} s; statuses meanwhile {sorted(set(map(str, during)))}")
+                print(
+                    f"server {index}: {len(on_it)} users elsewhere after {moved:.1f} s, "
+                    f"exited after {exited:.1f} s; "
+                    f"answers meanwhile {sorted(set(map(str, during)))}"
+                )
 
             await asyncio.sleep(2)
             await traffic.stop()
@@ -224,8 +246,10 @@ def test_sigterm_drains_a_server_and_a_rolling_restart_loses_nothing(healthy_clu
             assert traffic.lost() == []
             assert await traffic.not_stored() == []
             no_request_hung(users)
-            print(f"rolling restart: {len(traffic.sent)} sent, all delivered; "
-                  f"{sum(u.reconnects for u in users)} reconnections")
+            print(
+                f"rolling restart: {len(traffic.sent)} sent, all delivered; "
+                f"{sum(u.reconnects for u in users)} reconnections"
+            )
         finally:
             await close_all(users)
 
@@ -267,9 +291,11 @@ def test_a_redis_restart_stops_no_request_and_emits_resume(healthy_cluster):
             assert await traffic.not_stored() == []
             no_request_hung(users)
             not_live = sum(m["_id"] not in r.live for s, r, m, _ in traffic.sent)
-            print(f"Redis restart: {len(traffic.sent)} sent, {down_sends} while Redis was down, "
-                  f"{not_live} not delivered live (all stored); slowest request "
-                  f"{max(u.slowest_request for u in users):.2f} s")
+            print(
+                f"Redis restart: {len(traffic.sent)} sent, {down_sends} while Redis was down, "
+                f"{not_live} not delivered live (all stored); slowest request "
+                f"{max(u.slowest_request for u in users):.2f} s"
+            )
         finally:
             await close_all(users)
 

@@ -27,7 +27,9 @@ def run(scenario):
 def test_the_shipped_config_renders_for_any_number_of_servers():
     site = render_site(["10.0.0.1:5001", "10.0.0.2:5001", "10.0.0.3:5001"], "8080")
     assert "hash $remote_addr consistent;" in site
-    servers = [line.split()[1] for line in site.splitlines() if line.strip().startswith("server 10.")]
+    servers = [
+        line.split()[1] for line in site.splitlines() if line.strip().startswith("server 10.")
+    ]
     assert servers == ["10.0.0.1:5001", "10.0.0.2:5001", "10.0.0.3:5001"]
     assert "listen 8080;" in site and "listen 80;" not in site
 
@@ -46,7 +48,9 @@ def test_clients_spread_over_every_server_and_chat_across_them(healthy_cluster):
 
             # Every user sends to its partner; most partners are on another server.
             partner = pairs(users)
-            sent = await asyncio.gather(*(u.send(partner[u.id], f"hi from {u.username}") for u in users))
+            sent = await asyncio.gather(
+                *(u.send(partner[u.id], f"hi from {u.username}") for u in users)
+            )
             await _until(lambda: all(m["_id"] in partner[u.id].live for u, m in zip(users, sent)))
             across = sum(by_user[u.id] != by_user[partner[u.id].id] for u in users)
             assert across > 0
@@ -61,7 +65,9 @@ def test_a_long_polling_session_stays_on_its_server_and_upgrades_to_a_websocket(
     cluster = healthy_cluster
 
     async def scenario():
-        users = await open_users(cluster.url, loopback_addresses(12, first=100), f"poll{time.time_ns()}_")
+        users = await open_users(
+            cluster.url, loopback_addresses(12, first=100), f"poll{time.time_ns()}_"
+        )
         try:
             await asyncio.gather(*(_polling_then_upgrade(cluster.url, user) for user in users))
         finally:

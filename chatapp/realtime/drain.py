@@ -54,8 +54,9 @@ def drain(stopped_accepting, timeout=LISTENERS_CLOSED_TIMEOUT):
         socketio.sleep(0.05)
     server = socketio.server.eio
     sessions = list(server.sockets.values())
-    log.info("SIGTERM: closing %d Socket.IO sessions so their clients reconnect elsewhere",
-             len(sessions))
+    log.info(
+        "SIGTERM: closing %d Socket.IO sessions so their clients reconnect elsewhere", len(sessions)
+    )
     for session in sessions:
         # wait=False: a polling session's CLOSE waits for its next GET, which may never come.
         try:

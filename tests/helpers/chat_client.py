@@ -34,17 +34,18 @@ class ChatUser:
         self.token = None
         self.http = None
         self.socket = None
-        self.received = {}      # message id -> payload: live or by catch-up
-        self.live = set()       # ids that arrived on the socket
-        self.cursor = {}        # peer id -> newest message id seen in that conversation
+        self.received = {}  # message id -> payload: live or by catch-up
+        self.live = set()  # ids that arrived on the socket
+        self.cursor = {}  # peer id -> newest message id seen in that conversation
         self.reconnects = 0
-        self.statuses = []      # status of every send attempt (None: no answer)
+        self.statuses = []  # status of every send attempt (None: no answer)
         self.slowest_request = 0.0
 
     async def open(self):
         connector = aiohttp.TCPConnector(local_addr=(self.address, 0), limit=16)
         self.http = aiohttp.ClientSession(
-            connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
             timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
         )
         return self
@@ -62,9 +63,12 @@ class ChatUser:
         """(status, json body or None); status None when no answer came in REQUEST_TIMEOUT."""
         started = time.monotonic()
         try:
-            async with self.http.request(method, self.base_url + API + path,
-                                         headers=self._headers(), **kwargs) as response:
-                body = await response.json(content_type=None) if response.content_length != 0 else None
+            async with self.http.request(
+                method, self.base_url + API + path, headers=self._headers(), **kwargs
+            ) as response:
+                body = (
+                    await response.json(content_type=None) if response.content_length != 0 else None
+                )
                 return response.status, body, response.headers
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
             return None, None, {}
@@ -72,8 +76,13 @@ class ChatUser:
             self.slowest_request = max(self.slowest_request, time.monotonic() - started)
 
     async def register_and_log_in(self):
-        body = {"fullName": f"Cluster {self.username}", "username": self.username,
-                "password": PASSWORD, "confirmPassword": PASSWORD, "gender": "female"}
+        body = {
+            "fullName": f"Cluster {self.username}",
+            "username": self.username,
+            "password": PASSWORD,
+            "confirmPassword": PASSWORD,
+            "gender": "female",
+        }
         status, answer, _ = await self.request("POST", "/user/register", json=body)
         if status != 201:
             raise RuntimeError(f"register {self.username} from {self.address}: {status} {answer}")
@@ -84,7 +93,9 @@ class ChatUser:
             raise RuntimeError(f"login {self.username}: {status} {answer}")
         self.id = answer["_id"]
         cookie = headers.getall("Set-Cookie", [])
-        self.token = next(c.split("=", 1)[1].split(";", 1)[0] for c in cookie if c.startswith("token="))
+        self.token = next(
+            c.split("=", 1)[1].split(";", 1)[0] for c in cookie if c.startswith("token=")
+        )
         return self
 
     # -- sending --
@@ -97,7 +108,9 @@ class ChatUser:
         body = {"message": text, "clientMessageId": uuid.uuid4().hex}
         give_up = time.monotonic() + deadline
         while True:
-            status, answer, _ = await self.request("POST", f"/message/send/{receiver.id}", json=body)
+            status, answer, _ = await self.request(
+                "POST", f"/message/send/{receiver.id}", json=body
+            )
             self.statuses.append(status)
             if status in (200, 201):
                 # Not a catch-up cursor: the partner's messages stored before this one may not
@@ -175,7 +188,6 @@ class ChatUser:
             took.append(time.monotonic() - lost_at)
         return took
 
-
     async def history(self, peer):
         """Every message of the conversation with `peer`, newest first (all pages)."""
         messages, before = [], None
@@ -197,10 +209,13 @@ async def open_users(base_url, addresses, prefix):
     for user in users:
         await user.open()
     for start in range(0, len(users), 8):
-        await asyncio.gather(*(user.register_and_log_in() for user in users[start:start + 8]))
+        await asyncio.gather(*(user.register_and_log_in() for user in users[start : start + 8]))
     return users
 
 
 def pairs(users):
     """Each user's one chat partner: (0, 1), (2, 3), ..."""
-    return {users[i].id: users[i + 1] if i % 2 == 0 else users[i - 1] for i in range(len(users) - len(users) % 2)}
+    return {
+        users[i].id: users[i + 1] if i % 2 == 0 else users[i - 1]
+        for i in range(len(users) - len(users) % 2)
+    }

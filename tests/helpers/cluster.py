@@ -37,8 +37,17 @@ class Unavailable(RuntimeError):
 class Cluster:
     """`servers` gunicorn servers (one `worker`-class worker each) behind one nginx."""
 
-    def __init__(self, directory=None, servers=3, worker="eventlet", env=None,
-                 mongo_uri=None, heartbeat=0.5, graceful_timeout=10, shared=True):
+    def __init__(
+        self,
+        directory=None,
+        servers=3,
+        worker="eventlet",
+        env=None,
+        mongo_uri=None,
+        heartbeat=0.5,
+        graceful_timeout=10,
+        shared=True,
+    ):
         """`shared=False`: one server alone, as without REDIS_URL (no Redis, no nginx)."""
         self.directory = Path(directory or tempfile.mkdtemp(prefix="chatapp-cluster-"))
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -69,8 +78,9 @@ class Cluster:
             with ThreadPoolExecutor(self.count) as pool:
                 list(pool.map(lambda server: server.start(timeout=60), self.servers))
             if self.shared:
-                self.nginx = Nginx([f"127.0.0.1:{port}" for port in ports],
-                                   self.directory / "nginx")
+                self.nginx = Nginx(
+                    [f"127.0.0.1:{port}" for port in ports], self.directory / "nginx"
+                )
                 self.nginx.start()
         except NginxUnavailable as error:
             self.stop()
@@ -109,8 +119,9 @@ class Cluster:
             "LOG_LEVEL": "INFO",
             **self.extra_env,
         }
-        server = ClusterServer(self.worker, env=env, port=port,
-                               log_path=self.directory / f"server-{index}.log")
+        server = ClusterServer(
+            self.worker, env=env, port=port, log_path=self.directory / f"server-{index}.log"
+        )
         server.graceful_timeout = self.graceful_timeout
         return server
 
@@ -188,8 +199,11 @@ class Cluster:
 
     def worker_pids(self):
         """{server index: its gunicorn worker's pid} of the running servers."""
-        return {index: child for index, server in enumerate(self.servers)
-                for child in _children(server.pid)}
+        return {
+            index: child
+            for index, server in enumerate(self.servers)
+            for child in _children(server.pid)
+        }
 
 
 class ClusterServer(LiveServer):

@@ -64,7 +64,7 @@ def render_site(upstreams, listen):
     indent, options = servers[0].group(1), servers[0].group(2) or ""
     lines = "".join(f"{indent}server {address}{options};\n" for address in upstreams)
     # The first server line becomes the whole list; the others go.
-    text = text[:servers[0].start()] + lines + text[servers[-1].end() + 1:]
+    text = text[: servers[0].start()] + lines + text[servers[-1].end() + 1 :]
     return _LISTEN.sub(lambda m: f"{m.group(1)}listen {listen};\n", text)
 
 
@@ -96,26 +96,44 @@ class Nginx:
         return self.directory / "nginx.conf"
 
     def command(self, *extra):
-        return [NGINX, "-p", str(self.directory), "-c", str(self.directory / "nginx.conf"),
-                "-g", "daemon off;", *extra]
+        return [
+            NGINX,
+            "-p",
+            str(self.directory),
+            "-c",
+            str(self.directory / "nginx.conf"),
+            "-g",
+            "daemon off;",
+            *extra,
+        ]
 
     def check(self):
         """`nginx -t` on the rendered files: the error text, or "" when they are valid."""
         self.write_config()
-        result = subprocess.run(self.command("-t", "-q"), capture_output=True, text=True,
-                                timeout=START_TIMEOUT, stdin=subprocess.DEVNULL)
+        result = subprocess.run(
+            self.command("-t", "-q"),
+            capture_output=True,
+            text=True,
+            timeout=START_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+        )
         return "" if result.returncode == 0 else result.stderr
 
     def start(self):
         self.write_config()
         self.process = subprocess.Popen(
-            self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            self.command(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"nginx exited with {self.process.returncode}: {self.log_tail()}")
+                raise RuntimeError(
+                    f"nginx exited with {self.process.returncode}: {self.log_tail()}"
+                )
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
                 return self
