@@ -60,10 +60,12 @@ def register_extensions(app):
 
 def register_blueprints(app):
     from chatapp.api import (
-        conversations, health, messages, openapi, refuse_non_json_bodies, users, web,
+        conversations, health, messages, openapi, refuse_non_json_bodies, refuse_unstorable_query,
+        users, web,
     )
 
     app.before_request(refuse_non_json_bodies)  # 415: no form can change state cross-site
+    app.before_request(refuse_unstorable_query)  # 400: a NUL in ?q= is no database error
     app.register_blueprint(users.blueprint)
     app.register_blueprint(messages.blueprint)
     app.register_blueprint(conversations.blueprint)
