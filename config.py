@@ -88,6 +88,13 @@ class Config:
     SOCKET_TRUST_QUERY_USER_ID = _env_bool("SOCKET_TRUST_QUERY_USER_ID", False)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
+    # Sockets (docs/security-sessions.md): Engine.IO sessions from one client address that have
+    # not signed in yet (beyond it, new ones are refused); sockets one user may have open at
+    # once, and open per minute (signed-in sockets only; "" disables the rate).
+    SOCKET_PENDING_PER_ADDRESS = _env_int("SOCKET_PENDING_PER_ADDRESS", 32)
+    SOCKETS_PER_USER_MAX = _env_int("SOCKETS_PER_USER_MAX", 20)
+    SOCKET_CONNECT_LIMIT = os.environ.get("SOCKET_CONNECT_LIMIT", "30 per minute")
+
 class ProductionConfig(Config):
     ENV_NAME = "production"
     COOKIE_SECURE = _env_bool("COOKIE_SECURE", True)

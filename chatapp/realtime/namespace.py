@@ -17,7 +17,7 @@ from werkzeug.http import parse_cookie
 from chatapp import ratelimit
 from chatapp.api.auth import TOKEN_COOKIE, authenticate
 from chatapp.errors import ApiError, InvalidInput, NotAuthenticated
-from chatapp.realtime import events
+from chatapp.realtime import events, guard
 from chatapp.realtime.presence import PresenceBroadcaster, presence
 from chatapp.realtime.upgrade_auth import PENDING_SECONDS, UpgradeAuthenticator, UpgradeMiddleware
 from chatapp.services import conversations, messages, typing_indicators
@@ -120,6 +120,14 @@ class ChatNamespace(Namespace):
         self.broadcaster = broadcaster
         self.app = app
         self.upgrades = UpgradeAuthenticator()
+        self.gate = guard.AddressGate(app.config["SOCKET_PENDING_PER_ADDRESS"])
+
+    def trigger_event(self, event, *args):
+        """Only the lifecycle events the server raises and the documented client events reach a
+        handler (`packets.ChatPacket` already renamed any other event a client sent)."""
+        if event in ("connect", "disconnect") or event in events.CLIENT_EVENTS:
+            return super().trigger_event(event, *args)
+        return self.socketio.server.not_handled  # no handler, and no ack
 
     def on_connect(self, auth=None):
         sid = request.sid
@@ -136,7 +144,21 @@ class ChatNamespace(Namespace):
         self.admit(user_id, sid)
 
     def admit(self, user_id, sid):
-        """Socket `sid` is `user_id`'s: it joins their room and is online."""
+        """Socket `sid` is `user_id`'s: it joins their room and is online.
+
+        Raises ConnectionRefusedError when the user already has SOCKETS_PER_USER_MAX sockets
+        open or opened SOCKET_CONNECT_LIMIT of them lately: counted here, on sockets that proved
+        who they are, never on a pending socket's claim (which would let anyone lock a victim
+        out), so one account cannot make everyone's online list churn.
+        """
+        config = self.app.config
+        if presence.socket_count(user_id) >= config["SOCKETS_PER_USER_MAX"]:
+            raise ConnectionRefusedError("too many open sockets for this user")
+        if not ratelimit.allowed("SOCKET_CONNECT_LIMIT", user_id):
+            raise ConnectionRefusedError("too many connections for this user; try again later")
+        eio_sid = self._eio_sid(sid)
+        if eio_sid is not None:
+            self.gate.signed_in(eio_sid)
         self.socketio.server.enter_room(sid, events.user_room(user_id), namespace=self.namespace)
         self.socketio.server.enter_room(sid, events.SIGNED_IN_ROOM, namespace=self.namespace)
         came_online = presence.add(user_id, sid)
@@ -145,7 +167,7 @@ class ChatNamespace(Namespace):
         if came_online:
             self.broadcaster.changed(skip_sid=sid)
 
-    def on_upgrade(self, eio_sid, token):
+    def admit_upgrade(self, eio_sid, token):
         """A WebSocket upgrade of session `eio_sid` carried `token` (see `upgrade_auth`)."""
         with self.app.app_context():
             user_id = authenticate(token, self.app.config["JWT_SECRET_KEY"])  # or ApiError
@@ -160,7 +182,12 @@ class ChatNamespace(Namespace):
             log.info("Socket %s claimed user %s but upgraded with %s's token", sid, claimed, user_id)
             self.socketio.server.disconnect(sid, namespace=self.namespace)
             return
-        self.admit(user_id, sid)
+        try:
+            with self.app.app_context():
+                self.admit(user_id, sid)
+        except ConnectionRefusedError as refused:
+            log.info("Socket %s of user %s refused: %s", sid, user_id, refused)
+            self.socketio.server.disconnect(sid, namespace=self.namespace)
 
     def _expire(self, eio_sid, sid):
         self.socketio.sleep(PENDING_SECONDS)
@@ -209,6 +236,8 @@ class ChatNamespace(Namespace):
                 args[0].get("isTyping"),
                 expires_in_ms=current_app.config["TYPING_EXPIRES_MS"],
             )
+        except ApiError:
+            pass  # not signed in (yet), or a bad recipient: typing has no ack to say so
         except Exception:
             log.exception("Unhandled error in socket event typing")
 
@@ -253,7 +282,8 @@ def init_app(app, socketio):
     namespace = ChatNamespace(events.NAMESPACE, broadcaster, app)
     socketio.on_namespace(namespace)
     # Outside Flask-SocketIO's middleware, so it sees each upgrade before Engine.IO handles it.
-    app.wsgi_app = UpgradeMiddleware(app.wsgi_app, cookie_token, namespace.on_upgrade)
+    app.wsgi_app = UpgradeMiddleware(app.wsgi_app, cookie_token, namespace.admit_upgrade)
+    guard.install(socketio.server, namespace.gate, events.NAMESPACE)
     if app.config["SOCKET_TRUST_QUERY_USER_ID"]:
         log.warning(
             "SOCKET_TRUST_QUERY_USER_ID is on: sockets without a token may connect as any "

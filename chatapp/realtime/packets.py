@@ -1,4 +1,5 @@
-"""python-socketio's packet with a cheaper test for binary attachments.
+"""python-socketio's packet: a cheaper test for binary attachments, and only the client events
+the app documents get through.
 
 Every emit builds a Packet, whose constructor asks whether the payload holds bytes (those travel
 as separate attachments). python-socketio answers by recursing into every item of every list
@@ -7,9 +8,16 @@ connecting socket (one string per online user) that walk was ~5% of the server's
 connection. Strings cannot hold bytes, so they are skipped without a call, and the walk stops
 at the first binary item; the answer is the same. Plugged in through python-socketio's
 documented `serializer` option (a Packet subclass).
+
+Every packet a client sends is decoded here too. Flask-SocketIO hands a client event named X to
+the namespace's `on_X`, so a client could call `on_disconnect` on a live socket by emitting
+"disconnect"; an event whose name is not one of `events.CLIENT_EVENTS` (or is not a string, or
+has no name at all) is renamed IGNORED_EVENT, which no handler has.
 """
 
-from socketio.packet import Packet
+from socketio.packet import EVENT, Packet
+
+from chatapp.realtime.events import CLIENT_EVENTS, IGNORED_EVENT
 
 
 class ChatPacket(Packet):
@@ -24,3 +32,12 @@ class ChatPacket(Packet):
         else:
             return False
         return any(type(item) is not str and cls.data_is_binary(item) for item in items)
+
+    def decode(self, encoded_packet):
+        attachments = super().decode(encoded_packet)
+        if self.packet_type == EVENT:
+            data = self.data
+            if not (isinstance(data, list) and data and type(data[0]) is str
+                    and data[0] in CLIENT_EVENTS):
+                self.data = [IGNORED_EVENT]
+        return attachments
