@@ -17,7 +17,7 @@ from werkzeug.http import parse_cookie
 from chatapp import ratelimit
 from chatapp.api.auth import TOKEN_COOKIE, authenticate
 from chatapp.errors import ApiError, InvalidInput, NotAuthenticated
-from chatapp.realtime import events, guard
+from chatapp.realtime import events, guard, websocket
 from chatapp.realtime.presence import PresenceBroadcaster, presence
 from chatapp.realtime.upgrade_auth import PENDING_SECONDS, UpgradeAuthenticator, UpgradeMiddleware
 from chatapp.services import conversations, messages, typing_indicators
@@ -284,6 +284,7 @@ def init_app(app, socketio):
     # Outside Flask-SocketIO's middleware, so it sees each upgrade before Engine.IO handles it.
     app.wsgi_app = UpgradeMiddleware(app.wsgi_app, cookie_token, namespace.admit_upgrade)
     guard.install(socketio.server, namespace.gate, events.NAMESPACE)
+    websocket.install(socketio.server.eio)
     if app.config["SOCKET_TRUST_QUERY_USER_ID"]:
         log.warning(
             "SOCKET_TRUST_QUERY_USER_ID is on: sockets without a token may connect as any "
