@@ -65,8 +65,16 @@ class Config:
     CONVERSATION_PAGE_SIZE = _env_int("CONVERSATION_PAGE_SIZE", 30)
     CONVERSATION_MAX_PAGE_SIZE = _env_int("CONVERSATION_MAX_PAGE_SIZE", 100)
 
+    # Failed logins (chatapp/login_throttle.py): free tries per (username, client address) and
+    # per client address, after which each failure doubles the wait (1 s, 2 s, ... up to
+    # LOGIN_MAX_DELAY_SECONDS; 429 with Retry-After). Never a lockout of the username.
+    LOGIN_FREE_FAILURES = _env_int("LOGIN_FREE_FAILURES", 5)
+    LOGIN_FREE_FAILURES_PER_ADDRESS = _env_int("LOGIN_FREE_FAILURES_PER_ADDRESS", 30)
+    LOGIN_MAX_DELAY_SECONDS = _env_int("LOGIN_MAX_DELAY_SECONDS", 900)
+    # bcrypt calls that may wait for a free core (beyond those running); beyond it logins and
+    # registrations answer 503 with Retry-After at once instead of queueing without bound.
+    BCRYPT_QUEUE_MAX = _env_int("BCRYPT_QUEUE_MAX", 64)
     # Rate limits in the `limits` notation ("10 per minute"); an empty value disables one.
-    LOGIN_FAILURE_LIMIT = os.environ.get("LOGIN_FAILURE_LIMIT", "10 per minute")
     REGISTER_LIMIT = os.environ.get("REGISTER_LIMIT", "")
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     # Messages a user may send, over HTTP and Socket.IO together; beyond it a send is refused
@@ -108,7 +116,7 @@ class TestConfig(Config):
     MONGO_DB_NAME = "chatapp_test"
     JWT_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
     BCRYPT_ROUNDS = 4  # the minimum bcrypt allows: for faster tests
-    LOGIN_FAILURE_LIMIT = "5 per minute"
+    LOGIN_FREE_FAILURES = 5
     REGISTER_LIMIT = ""
     ASYNC_MODE = "threading"
     PRESENCE_BROADCAST_WINDOW_MS = 0

@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask
 
-from chatapp import cli, db, ratelimit
+from chatapp import cli, concurrency, db, ratelimit
 from chatapp.errors import register_error_handlers
 from chatapp.extensions import cors, socketio
 from config import check_config, config_from_env
@@ -54,12 +54,14 @@ def register_extensions(app):
         max_age=600,
     )
     ratelimit.init_app(app)
+    concurrency.configure(app.config["BCRYPT_QUEUE_MAX"])
 
 
 def register_blueprints(app):
     from chatapp.api import conversations, health, messages, users, web
 
     app.register_blueprint(users.blueprint)
+    users.init_app(app)
     app.register_blueprint(messages.blueprint)
     app.register_blueprint(conversations.blueprint)
     app.register_blueprint(health.blueprint)

@@ -24,7 +24,7 @@ EXTENSION = "chatapp.ratelimit"
 
 
 SETTINGS = (
-    "SEND_RATE_LIMIT", "TYPING_RATE_LIMIT", "LOGIN_FAILURE_LIMIT", "REGISTER_LIMIT",
+    "SEND_RATE_LIMIT", "TYPING_RATE_LIMIT", "REGISTER_LIMIT",
     "SOCKET_CONNECT_LIMIT",
 )
 # How often the in-memory counters drop expired entries, seconds.

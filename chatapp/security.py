@@ -6,7 +6,8 @@ from datetime import datetime, timedelta, timezone
 import bcrypt
 import jwt
 
-from chatapp.concurrency import run_off_loop
+from chatapp.concurrency import Busy, run_off_loop
+from chatapp.errors import ServiceUnavailable
 
 # bcrypt reads at most 72 bytes; longer passwords are refused rather than silently truncated.
 BCRYPT_MAX_BYTES = 72
@@ -18,15 +19,23 @@ class InvalidToken(Exception):
 
 
 def hash_password(password, rounds):
-    return run_off_loop(_hash, password.encode(), rounds)
+    return _off_loop(_hash, password.encode(), rounds)
 
 
 def check_password(password, hashed):
     """True when `password` matches the bcrypt hash (also the `$2a$`/`$2b$` hashes of bcryptjs)."""
     try:
-        return run_off_loop(bcrypt.checkpw, password.encode(), hashed.encode())
+        return _off_loop(bcrypt.checkpw, password.encode(), hashed.encode())
     except ValueError:  # not a bcrypt hash at all
         return False
+
+
+def _off_loop(function, *args):
+    """bcrypt work, refused at once (503, Retry-After) when its queue is full."""
+    try:
+        return run_off_loop(function, *args)
+    except Busy:
+        raise ServiceUnavailable("The server is busy. Try again in a moment.", retry_after=1) from None
 
 
 def _hash(password_bytes, rounds):

@@ -16,6 +16,8 @@ from chatapp.models import GENDERS, User
 from chatapp.validation import string_field
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@+-]{3,64}$")
+# What a login may name: up to the same length, no control characters (see login_username).
+LOGIN_USERNAME_PATTERN = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
 FULL_NAME_MAX = 100
 PASSWORD_MIN = 6
 
@@ -78,13 +80,28 @@ def register_user(full_name, username, password, confirm_password, gender, *, bc
     return user
 
 
+def login_username(username):
+    """`username` as a login may name it (stripped), or None when no account can have it.
+
+    Accounts made here match USERNAME_PATTERN; the Node backend's may hold other characters, so
+    a login accepts any printable text up to the same length. Checked before the name is used
+    as a key anywhere (failed-login counters), so a 60 kB name costs nothing to remember.
+    """
+    if not isinstance(username, str):
+        return None
+    username = username.strip()
+    if not LOGIN_USERNAME_PATTERN.fullmatch(username):
+        return None
+    return username
+
+
 def log_in(username, password, *, bcrypt_rounds):
     """The User whose credentials these are; one message for unknown user and wrong password."""
     string_field(username, "username", required=False)
     string_field(password, "password", required=False)
     if not username or not password:
         raise InvalidInput(ALL_FIELDS_REQUIRED)
-    if len(password.encode()) > security.BCRYPT_MAX_BYTES:
+    if len(password.encode()) > security.BCRYPT_MAX_BYTES or login_username(username) is None:
         raise InvalidInput(BAD_CREDENTIALS)
 
     user = User.objects(username=username.strip()).first()
