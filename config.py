@@ -53,6 +53,11 @@ class Config:
     JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY", "").strip()
     TOKEN_MAX_AGE_SECONDS = _env_int("TOKEN_MAX_AGE_SECONDS", 24 * 60 * 60)
     COOKIE_SECURE = _env_bool("COOKIE_SECURE", False)
+    # Tokens issued by the Node backend (no `jti`) keep working until they expire; false refuses
+    # them (everyone logs in again). Logout revokes them by digest either way.
+    ACCEPT_LEGACY_TOKENS = _env_bool("ACCEPT_LEGACY_TOKENS", True)
+    # How often open sockets are checked for an expired token or an ended session (seconds).
+    SESSION_SWEEP_SECONDS = _env_int("SESSION_SWEEP_SECONDS", 5)
 
     BCRYPT_ROUNDS = _env_int("BCRYPT_ROUNDS", 10)
 

@@ -7,6 +7,7 @@ from flask import Flask
 from chatapp import cli, concurrency, db, ratelimit
 from chatapp.errors import register_error_handlers
 from chatapp.extensions import cors, socketio
+from chatapp.services import sessions
 from config import check_config, config_from_env
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ def register_extensions(app):
     )
     ratelimit.init_app(app)
     concurrency.configure(app.config["BCRYPT_QUEUE_MAX"])
+    sessions.init_app(app)
 
 
 def register_blueprints(app):

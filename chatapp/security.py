@@ -1,7 +1,9 @@
 """Password hashing and JWTs. Knows nothing of Flask's request."""
 
+import hashlib
+import secrets
 import time
-from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 
 import bcrypt
 import jwt
@@ -42,14 +44,39 @@ def _hash(password_bytes, rounds):
     return bcrypt.hashpw(password_bytes, bcrypt.gensalt(rounds)).decode()
 
 
+class Claims(NamedTuple):
+    """What a verified token says: whose it is, which session, issued and expiring when."""
+
+    user_id: str
+    session_id: str  # the `jti`; for a Node-issued token (none), a digest of the token itself
+    issued_at: float  # seconds since the epoch (0 when the token has no `iat`)
+    expires_at: int
+    legacy: bool  # issued without a `jti` (by the Node backend)
+
+
 def create_token(user_id, secret, max_age_seconds):
-    """A token with the Node backend's claim (`userId`), so either backend accepts the other's."""
-    now = datetime.now(timezone.utc)
-    claims = {"userId": str(user_id), "iat": now, "exp": now + timedelta(seconds=max_age_seconds)}
+    """A token with the Node backend's claim (`userId`), so either backend accepts the other's,
+    plus a `jti` naming this login's session (what logout revokes).
+
+    `iat` keeps its fraction of a second, so "tokens issued before now" (a user ending their
+    other sessions) is exact; it is still a JSON number, which jsonwebtoken accepts.
+    """
+    now = time.time()
+    claims = {
+        "userId": str(user_id),
+        "iat": round(now, 3),
+        "exp": int(now) + max_age_seconds,
+        "jti": secrets.token_urlsafe(16),
+    }
     return jwt.encode(claims, secret, algorithm=JWT_ALGORITHM)
 
 
-# (secret, token) -> (userId, exp) of tokens that verified. A browser sends the same token with
+def legacy_session_id(token):
+    """The session id of a token without `jti`: a digest, so revoking it stores no token."""
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+# (secret, token) -> Claims of tokens that verified. A browser sends the same token with
 # every request and socket; checking its HMAC and claims again each time was ~5% of a send. Only
 # successes are kept, and once a token verified, the only check whose answer can change is
 # expiry (a not-yet-valid `nbf` or `iat` fails and is never cached), so a hit re-checks `exp`.
@@ -60,20 +87,26 @@ VERIFIED_CACHE_SIZE = 10_000
 
 def decode_token(token, secret):
     """The `userId` of a valid token; raises InvalidToken otherwise."""
+    return decode_claims(token, secret).user_id
+
+
+def decode_claims(token, secret):
+    """The Claims of a valid token; raises InvalidToken otherwise. (Whether its session was
+    ended since is `chatapp.sessions`' question.)"""
     if not isinstance(token, str) or not token:
         raise InvalidToken("missing token")
     known = _verified.get((secret, token))
-    if known is not None and time.time() < known[1]:
-        return known[0]
-    user_id, expires_at = _verify(token, secret)
+    if known is not None and time.time() < known.expires_at:
+        return known
+    claims = _verify(token, secret)
     if len(_verified) >= VERIFIED_CACHE_SIZE:
         _verified.clear()
-    _verified[(secret, token)] = (user_id, expires_at)
-    return user_id
+    _verified[(secret, token)] = claims
+    return claims
 
 
 def _verify(token, secret):
-    """PyJWT's full check: the token's (userId, exp); raises InvalidToken."""
+    """PyJWT's full check: the token's Claims; raises InvalidToken."""
     try:
         claims = jwt.decode(
             token, secret, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "userId"]}
@@ -83,4 +116,16 @@ def _verify(token, secret):
     user_id = claims["userId"]
     if not isinstance(user_id, str):
         raise InvalidToken("userId claim is not a string")
-    return user_id, int(claims["exp"])  # as PyJWT reads it
+    jti = claims.get("jti")
+    if jti is not None and (not isinstance(jti, str) or not 8 <= len(jti) <= 64):
+        raise InvalidToken("jti claim is not a short string")
+    issued_at = claims.get("iat", 0)
+    if isinstance(issued_at, bool) or not isinstance(issued_at, (int, float)):
+        raise InvalidToken("iat claim is not a number")
+    return Claims(
+        user_id=user_id,
+        session_id=jti if jti is not None else legacy_session_id(token),
+        issued_at=float(issued_at),
+        expires_at=int(claims["exp"]),  # as PyJWT reads it
+        legacy=jti is None,
+    )

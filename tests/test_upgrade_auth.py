@@ -114,6 +114,6 @@ def test_an_upgrade_whose_check_fails_leaves_the_socket_waiting(app, api, connec
     def database_down(*args, **kwargs):
         raise RuntimeError("database unreachable")
 
-    monkeypatch.setattr(chat_namespace, "authenticate", database_down)
+    monkeypatch.setattr(chat_namespace, "authenticate_claims", database_down)
     upgrade(app, socket, bob.get_cookie("token").value)  # no exception escapes
     assert socket.is_connected() and socket.get_received() == []

@@ -6,6 +6,7 @@ from flask import current_app, g, request
 
 from chatapp import security
 from chatapp.errors import NotAuthenticated
+from chatapp.services.sessions import SESSIONS
 from chatapp.services.users import user_exists
 from chatapp.validation import is_object_id
 
@@ -26,15 +27,22 @@ def token_from_request():
 
 def authenticate(token, secret):
     """The id of the existing user this token belongs to; raises NotAuthenticated otherwise."""
+    return authenticate_claims(token, secret).user_id
+
+
+def authenticate_claims(token, secret):
+    """The Claims of a valid token of an existing user whose session has not ended (logout,
+    ended by the user elsewhere: chatapp/sessions.py); raises NotAuthenticated otherwise."""
     if not token:
         raise NotAuthenticated("User not authenticated.")
     try:
-        user_id = security.decode_token(token, secret)
+        claims = security.decode_claims(token, secret)
     except security.InvalidToken:
         raise NotAuthenticated("Invalid token") from None
-    if not is_object_id(user_id) or not user_exists(user_id):
+    if not is_object_id(claims.user_id) or not user_exists(claims.user_id):
         raise NotAuthenticated("Invalid token")
-    return user_id
+    current_app.extensions[SESSIONS].check(claims)
+    return claims
 
 
 def login_required(view):
@@ -42,7 +50,10 @@ def login_required(view):
 
     @wraps(view)
     def wrapped(*args, **kwargs):
-        g.user_id = authenticate(token_from_request(), current_app.config["JWT_SECRET_KEY"])
+        token = token_from_request()
+        g.token_claims = authenticate_claims(token, current_app.config["JWT_SECRET_KEY"])
+        g.user_id = g.token_claims.user_id
+        g.token = token
         return view(*args, **kwargs)
 
     return wrapped

@@ -4,9 +4,9 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from chatapp import login_throttle, ratelimit, security, serializers
 from chatapp.api import json_body
-from chatapp.api.auth import TOKEN_COOKIE, login_required
+from chatapp.api.auth import TOKEN_COOKIE, login_required, token_from_request
 from chatapp.errors import InvalidInput
-from chatapp.services import users
+from chatapp.services import sessions, users
 
 blueprint = Blueprint("users", __name__, url_prefix="/api/v1/user")
 
@@ -77,7 +77,11 @@ def login():
 
 @blueprint.route("/logout", methods=["GET", "POST"])
 def logout():
-    """Clear the `token` cookie."""
+    """End this session (its token is refused from now on, its sockets closed) and clear the
+    `token` cookie."""
+    token = token_from_request()
+    if token:
+        sessions.log_out(token)
     response = jsonify({"message": "logged out successfully."})
     response.delete_cookie(
         TOKEN_COOKIE,
@@ -87,6 +91,14 @@ def logout():
         secure=current_app.config["COOKIE_SECURE"],
     )
     return response
+
+
+@blueprint.post("/logout-others")
+@login_required
+def logout_others():
+    """End every other session of the caller (other tabs, devices); this one stays."""
+    sessions.end_other_sessions(g.user_id, g.token)
+    return jsonify({"message": "Other sessions ended.", "success": True})
 
 
 @blueprint.get("/")

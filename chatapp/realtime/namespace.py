@@ -15,12 +15,15 @@ from flask_socketio import ConnectionRefusedError, Namespace
 from werkzeug.http import parse_cookie
 
 from chatapp import ratelimit
-from chatapp.api.auth import TOKEN_COOKIE, authenticate
+from chatapp.api.auth import TOKEN_COOKIE, authenticate_claims
 from chatapp.errors import ApiError, InvalidInput, NotAuthenticated
 from chatapp.realtime import events, guard, websocket
 from chatapp.realtime.presence import PresenceBroadcaster, presence
+from chatapp.realtime.socket_sessions import socket_sessions
 from chatapp.realtime.upgrade_auth import PENDING_SECONDS, UpgradeAuthenticator, UpgradeMiddleware
 from chatapp.services import conversations, messages, typing_indicators
+from chatapp.services.sessions import SESSIONS
+from chatapp.sessions import SESSION_ENDED
 from chatapp.services.users import user_exists
 from chatapp.validation import is_object_id
 
@@ -41,25 +44,26 @@ def socket_token(auth):
 
 
 def identify(auth):
-    """The user id a connecting socket may act as, or None when it must wait for the cookie of
-    its WebSocket upgrade (no token, but a `userId` query); raises ConnectionRefusedError."""
+    """(user id, Claims of its token) a connecting socket may act as, or None when it must wait
+    for the cookie of its WebSocket upgrade (no token, but a `userId` query); raises
+    ConnectionRefusedError. Claims are None only for the development-only trust of `userId`."""
     config = current_app.config
     claimed = request.args.get("userId") or None
     token = socket_token(auth)
     if token is None and claimed and config["SOCKET_TRUST_QUERY_USER_ID"]:
         # Development-only escape hatch for an unmodified React client (warned about at start).
         if is_object_id(claimed) and user_exists(claimed):
-            return claimed
+            return claimed, None
         raise ConnectionRefusedError("unknown userId")
     if token is None and claimed and is_object_id(claimed):
         return None
     try:
-        user_id = authenticate(token, config["JWT_SECRET_KEY"])
+        claims = authenticate_claims(token, config["JWT_SECRET_KEY"])
     except ApiError as error:
         raise ConnectionRefusedError(f"authentication failed: {error.message}") from None
-    if claimed is not None and claimed != user_id:
+    if claimed is not None and claimed != claims.user_id:
         raise ConnectionRefusedError("userId does not match the authenticated user")
-    return user_id
+    return claims.user_id, claims
 
 
 def acknowledged(handler):
@@ -101,6 +105,10 @@ def current_user_id(*, still_exists=False):
     user_id = presence.user_of(request.sid)
     if user_id is None or (still_exists and not user_exists(user_id)):
         raise NotAuthenticated("User not authenticated.")
+    claims = socket_sessions.claims(request.sid)
+    if claims is not None and not current_app.extensions[SESSIONS].is_live(claims):
+        # Logged out or expired: refused now; the sweep disconnects the socket.
+        raise NotAuthenticated(SESSION_ENDED)
     return user_id
 
 
@@ -121,6 +129,7 @@ class ChatNamespace(Namespace):
         self.app = app
         self.upgrades = UpgradeAuthenticator()
         self.gate = guard.AddressGate(app.config["SOCKET_PENDING_PER_ADDRESS"])
+        self._sweeping = False
 
     def trigger_event(self, event, *args):
         """Only the lifecycle events the server raises and the documented client events reach a
@@ -131,19 +140,20 @@ class ChatNamespace(Namespace):
 
     def on_connect(self, auth=None):
         sid = request.sid
-        user_id = identify(auth)
-        if user_id is None:
+        identity = identify(auth)
+        if identity is None:
             claimed = request.args["userId"]
             eio_sid = self._eio_sid(sid)
-            user_id = self.upgrades.wait_for_upgrade(eio_sid, sid, claimed)
-            if user_id is None:  # pending: nothing to see until the upgrade's cookie proves it
+            claims = self.upgrades.wait_for_upgrade(eio_sid, sid, claimed)
+            if claims is None:  # pending: nothing to see until the upgrade's cookie proves it
                 self.socketio.start_background_task(self._expire, eio_sid, sid)
                 return
-            if user_id != claimed:
+            if claims.user_id != claimed:
                 raise ConnectionRefusedError("userId does not match the authenticated user")
-        self.admit(user_id, sid)
+            identity = claims.user_id, claims
+        self.admit(*identity, sid)
 
-    def admit(self, user_id, sid):
+    def admit(self, user_id, claims, sid):
         """Socket `sid` is `user_id`'s: it joins their room and is online.
 
         Raises ConnectionRefusedError when the user already has SOCKETS_PER_USER_MAX sockets
@@ -159,6 +169,8 @@ class ChatNamespace(Namespace):
         eio_sid = self._eio_sid(sid)
         if eio_sid is not None:
             self.gate.signed_in(eio_sid)
+        socket_sessions.add(sid, claims)
+        self._start_sweep()
         self.socketio.server.enter_room(sid, events.user_room(user_id), namespace=self.namespace)
         self.socketio.server.enter_room(sid, events.SIGNED_IN_ROOM, namespace=self.namespace)
         came_online = presence.add(user_id, sid)
@@ -170,9 +182,10 @@ class ChatNamespace(Namespace):
     def admit_upgrade(self, eio_sid, token):
         """A WebSocket upgrade of session `eio_sid` carried `token` (see `upgrade_auth`)."""
         with self.app.app_context():
-            user_id = authenticate(token, self.app.config["JWT_SECRET_KEY"])  # or ApiError
+            claims = authenticate_claims(token, self.app.config["JWT_SECRET_KEY"])  # or ApiError
+        user_id = claims.user_id
         waiting = self.upgrades.upgraded(
-            eio_sid, user_id,
+            eio_sid, claims,
             connected=lambda: self.socketio.server.manager.sid_from_eio_sid(eio_sid, self.namespace),
         )
         if waiting is None:
@@ -184,7 +197,7 @@ class ChatNamespace(Namespace):
             return
         try:
             with self.app.app_context():
-                self.admit(user_id, sid)
+                self.admit(user_id, claims, sid)
         except ConnectionRefusedError as refused:
             log.info("Socket %s of user %s refused: %s", sid, user_id, refused)
             self.socketio.server.disconnect(sid, namespace=self.namespace)
@@ -194,6 +207,32 @@ class ChatNamespace(Namespace):
         if self.upgrades.give_up(eio_sid, sid):
             self.socketio.server.disconnect(sid, namespace=self.namespace)
 
+    def disconnect_ended(self, user_id, session_id=None, keep=None):
+        """Sessions of `user_id` ended (chatapp/sessions.py): close their sockets here."""
+        for sid in socket_sessions.sids_ended(user_id, session_id, keep):
+            self.socketio.server.disconnect(sid, namespace=self.namespace)
+
+    def _start_sweep(self):
+        if not self._sweeping:
+            self._sweeping = True
+            self.socketio.start_background_task(self._sweep)
+
+    def _sweep(self):
+        """While signed-in sockets are open: every SESSION_SWEEP_SECONDS, disconnect those whose
+        token expired or whose session ended (in another process too, through a shared store)."""
+        sessions = self.app.extensions[SESSIONS]
+        try:
+            while len(socket_sessions):
+                self.socketio.sleep(self.app.config["SESSION_SWEEP_SECONDS"])
+                with self.app.app_context():
+                    for sid in socket_sessions.sids_not_live(sessions.is_live):
+                        log.info("Disconnecting socket %s: its session expired or ended", sid)
+                        self.socketio.server.disconnect(sid, namespace=self.namespace)
+        except Exception:
+            log.exception("Session sweep failed; it restarts with the next socket")
+        finally:
+            self._sweeping = False
+
     def _eio_sid(self, sid):
         return self.socketio.server.manager.eio_sid_from_sid(sid, self.namespace)
 
@@ -201,6 +240,7 @@ class ChatNamespace(Namespace):
         eio_sid = self._eio_sid(request.sid)
         if eio_sid is not None:
             self.upgrades.forget(eio_sid)
+        socket_sessions.remove(request.sid)
         _, went_offline = presence.remove(request.sid)
         if went_offline:
             self.broadcaster.changed()
@@ -271,6 +311,7 @@ def origin_checker(allowed_origins):
 def init_app(app, socketio):
     """Register the namespace and wire presence broadcasts to this app's Socket.IO server."""
     presence.clear()
+    socket_sessions.clear()
     broadcaster = PresenceBroadcaster(
         presence,
         send=events.emit_online_users,
@@ -284,6 +325,7 @@ def init_app(app, socketio):
     # Outside Flask-SocketIO's middleware, so it sees each upgrade before Engine.IO handles it.
     app.wsgi_app = UpgradeMiddleware(app.wsgi_app, cookie_token, namespace.admit_upgrade)
     guard.install(socketio.server, namespace.gate, events.NAMESPACE)
+    app.extensions[SESSIONS].on_ended(namespace.disconnect_ended)
     websocket.install(socketio.server.eio)
     if app.config["SOCKET_TRUST_QUERY_USER_ID"]:
         log.warning(

@@ -38,11 +38,11 @@ class UpgradeAuthenticator:
     def __init__(self):
         self._lock = threading.Lock()
         self._pending = {}  # eio sid -> (socket.io sid, claimed user id)
-        self._upgraded = {}  # eio sid -> (user id, monotonic time)
+        self._upgraded = {}  # eio sid -> (Claims of the upgrade's token, monotonic time)
 
     def wait_for_upgrade(self, eio_sid, sid, claimed):
         """Park socket `sid` until its upgrade proves `claimed`; returns the identity an earlier
-        upgrade of the session already brought (user id), or None if the socket is now pending."""
+        upgrade of the session already brought (Claims), or None if the socket is now pending."""
         with self._lock:
             upgraded = self._upgraded.pop(eio_sid, None)
             if upgraded is None:
@@ -51,7 +51,7 @@ class UpgradeAuthenticator:
         return upgraded[0]
 
     def upgraded(self, eio_sid, user_id, connected):
-        """The upgrade of session `eio_sid` carried `user_id`'s token.
+        """The upgrade of session `eio_sid` carried a token (its Claims, here `user_id`).
 
         Returns (socket.io sid, claimed user id) of the socket that was waiting for it, or None
         when none was. The identity is then kept for the session's connect if `connected()` says

@@ -1,0 +1,165 @@
+"""Login sessions that end when their user ends them: revoked tokens and per-user session floors.
+
+A token names its session with `jti` (a Node-issued token, which has none, is named by its
+SHA-256 digest). Logout revokes that session until the token would have expired anyway;
+`end_other_sessions` sets the user's floor: every token issued before it is refused, except
+the one the caller keeps. `check` runs on every verified token (HTTP requests, socket connects,
+upgrades and events), so a revoked session is refused everywhere at once; listeners (the
+socket namespace) disconnect the sockets of a session that ended.
+
+Where the revocations live is a `RevocationStore`: `MemoryRevocationStore` (this process, the
+default: right for one worker, and forgotten on restart, when the browser's cookie is deleted
+anyway) or a shared one (Redis) so every worker refuses at once. The floor is also written to
+the user's document, so it survives restarts whatever the store.
+"""
+
+import threading
+import time
+
+from chatapp.errors import NotAuthenticated
+
+SESSION_ENDED = "Session ended. Please log in again."
+# How long a floor read from the user's document is trusted before it is read again, seconds.
+FLOOR_REREAD_SECONDS = 30.0
+
+
+class RevocationStore:
+    """Where ended sessions and per-user floors are kept until the tokens they refuse expire."""
+
+    def revoke(self, session_id, until):
+        """Refuse session `session_id` until time `until` (seconds since the epoch)."""
+        raise NotImplementedError
+
+    def is_revoked(self, session_id):
+        raise NotImplementedError
+
+    def set_floor(self, user_id, floor, kept_session, until):
+        """Refuse `user_id`'s tokens issued before `floor`, except session `kept_session`."""
+        raise NotImplementedError
+
+    def floor(self, user_id):
+        """(floor, kept session) for `user_id`, or None."""
+        raise NotImplementedError
+
+
+class MemoryRevocationStore(RevocationStore):
+    """In this process. Entries leave when their tokens expire; at most `max_entries` in all
+    (beyond, the ones closest to expiry go first: the least harm; a logout needs a login, so
+    reaching it means hundreds of thousands of logins within one token lifetime)."""
+
+    def __init__(self, max_entries=500_000, clock=time.time):
+        self.max_entries = max_entries
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._revoked = {}  # session id -> until
+        self._floors = {}  # user id -> (floor, kept session, until)
+
+    def revoke(self, session_id, until):
+        with self._lock:
+            self._revoked[session_id] = max(until, self._revoked.get(session_id, 0))
+            self._trim()
+
+    def is_revoked(self, session_id):
+        until = self._revoked.get(session_id)
+        return until is not None and until > self.clock()
+
+    def set_floor(self, user_id, floor, kept_session, until):
+        with self._lock:
+            self._floors[user_id] = (floor, kept_session, until)
+            self._trim()
+
+    def floor(self, user_id):
+        entry = self._floors.get(user_id)
+        if entry is None or entry[2] <= self.clock():
+            return None
+        return entry[0], entry[1]
+
+    def __len__(self):
+        return len(self._revoked) + len(self._floors)
+
+    def _trim(self):
+        if len(self) <= self.max_entries:
+            return
+        now = self.clock()
+        for table, until_of in ((self._revoked, lambda v: v), (self._floors, lambda v: v[2])):
+            for key in [k for k, v in table.items() if until_of(v) <= now]:
+                del table[key]
+        excess = len(self) - self.max_entries
+        if excess > 0:
+            soonest = sorted(self._revoked, key=self._revoked.get)[:excess]
+            for key in soonest:
+                del self._revoked[key]
+
+
+class Sessions:
+    """The session checks and the ways to end sessions, over one store."""
+
+    def __init__(self, store, *, accept_legacy_tokens=True, load_floor=None, save_floor=None,
+                 clock=time.time):
+        self.store = store
+        self.accept_legacy_tokens = accept_legacy_tokens
+        self.clock = clock
+        # Durable copy of floors (the user's document): read once per user and process when the
+        # store knows nothing (after a restart), written by end_other_sessions.
+        self._load_floor = load_floor
+        self._save_floor = save_floor
+        self._loaded_floors = {}  # user id -> (read at, (floor, kept) or None), from load_floor
+        self._listeners = []
+
+    def on_ended(self, listener):
+        """Call `listener(user_id, session_id=None, keep=None)` when sessions end: one session,
+        or (session_id None) all of the user's but `keep`."""
+        self._listeners.append(listener)
+
+    def check(self, claims):
+        """Raise NotAuthenticated if the session of these verified Claims has ended."""
+        if claims.legacy and not self.accept_legacy_tokens:
+            raise NotAuthenticated("Invalid token")
+        if self.store.is_revoked(claims.session_id):
+            raise NotAuthenticated(SESSION_ENDED)
+        floor = self._floor(claims.user_id)
+        if floor is not None and claims.issued_at < floor[0] and claims.session_id != floor[1]:
+            raise NotAuthenticated(SESSION_ENDED)
+
+    def is_live(self, claims):
+        """True while the session of these Claims has neither expired nor ended."""
+        if claims.expires_at <= self.clock():
+            return False
+        try:
+            self.check(claims)
+        except NotAuthenticated:
+            return False
+        return True
+
+    def end(self, claims):
+        """Logout: the session of these Claims ends now, everywhere."""
+        self.store.revoke(claims.session_id, until=claims.expires_at)
+        self._notify(claims.user_id, session_id=claims.session_id)
+
+    def end_others(self, user_id, keep, until):
+        """Every session of `user_id` but `keep` (a session id) ends now; `until` is when the
+        last token issued before now expires."""
+        floor = self.clock()
+        self.store.set_floor(user_id, floor, keep, until)
+        self._loaded_floors[user_id] = (floor, (floor, keep))
+        if self._save_floor is not None:
+            self._save_floor(user_id, floor, keep)
+        self._notify(user_id, keep=keep)
+
+    def _floor(self, user_id):
+        floor = self.store.floor(user_id)
+        if floor is not None or self._load_floor is None:
+            return floor
+        now = self.clock()
+        loaded = self._loaded_floors.get(user_id)
+        # Re-read every FLOOR_REREAD_SECONDS: another process may have set it (without a
+        # shared store, that is how long it takes to be noticed here).
+        if loaded is None or now - loaded[0] > FLOOR_REREAD_SECONDS:
+            if len(self._loaded_floors) >= 100_000:
+                self._loaded_floors.clear()  # bounded; re-read on next use
+            loaded = self._loaded_floors[user_id] = (now, self._load_floor(user_id))
+        return loaded[1]
+
+    def _notify(self, user_id, session_id=None, keep=None):
+        for listener in self._listeners:
+            listener(user_id, session_id=session_id, keep=keep)
