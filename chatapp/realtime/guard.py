@@ -59,8 +59,9 @@ class AddressGate:
             return self._count.get(address, 0)
 
 
-def install(server, gate, namespace="/"):
-    """Wrap python-socketio `server`'s Engine.IO handlers with `gate` and the packet checks."""
+def install(server, gate, namespace="/", on_closed=None):
+    """Wrap python-socketio `server`'s Engine.IO handlers with `gate` and the packet checks;
+    `on_closed(eio_sid)` is told of every session that ends."""
     eio = server.eio
     handle_connect = server._handle_eio_connect
     handle_message = server._handle_eio_message
@@ -91,6 +92,8 @@ def install(server, gate, namespace="/"):
 
     def on_disconnect(eio_sid, reason=None):
         gate.closed(eio_sid)
+        if on_closed is not None:
+            on_closed(eio_sid)
         return handle_disconnect(eio_sid, reason)
 
     server._handle_eio_connect = on_connect

@@ -20,7 +20,7 @@ from chatapp.errors import ApiError, InvalidInput, NotAuthenticated
 from chatapp.realtime import events, guard, websocket
 from chatapp.realtime.presence import PresenceBroadcaster, presence
 from chatapp.realtime.socket_sessions import socket_sessions
-from chatapp.realtime.upgrade_auth import PENDING_SECONDS, UpgradeAuthenticator, UpgradeMiddleware
+from chatapp.realtime.upgrade_auth import PENDING_SECONDS, UpgradeAuthenticator
 from chatapp.services import conversations, messages, typing_indicators
 from chatapp.services.sessions import SESSIONS
 from chatapp.sessions import SESSION_ENDED
@@ -130,6 +130,8 @@ class ChatNamespace(Namespace):
         self.upgrades = UpgradeAuthenticator()
         self.gate = guard.AddressGate(app.config["SOCKET_PENDING_PER_ADDRESS"])
         self._sweeping = False
+        # Engine.IO's origin check (`origin_checker`), set by init_app: one policy everywhere.
+        self.origin_allowed = None
 
     def trigger_event(self, event, *args):
         """Only the lifecycle events the server raises and the documented client events reach a
@@ -179,8 +181,26 @@ class ChatNamespace(Namespace):
         if came_online:
             self.broadcaster.changed(skip_sid=sid)
 
+    def upgrade_accepted(self, eio_sid, environ):
+        """Engine.IO accepted the WebSocket upgrade of live session `eio_sid` (called by
+        `websocket.py`, after the UPGRADE packet): its cookie may admit the pending socket."""
+        origin = environ.get("HTTP_ORIGIN")
+        # Engine.IO refused a disallowed Origin already; checked again with the very same
+        # function so that no setting (cors_allowed_origins=[] disables Engine.IO's) reopens it.
+        if origin and not self.origin_allowed(origin, environ):
+            return
+        token = cookie_token(environ)
+        if not token:
+            return
+        try:
+            self.admit_upgrade(eio_sid, token)
+        except ApiError:
+            pass  # not a valid token (or its session ended): the upgrade proves nothing
+        except Exception:  # e.g. the database is down: the socket stays pending
+            log.exception("Could not authenticate the upgrade of session %s", eio_sid)
+
     def admit_upgrade(self, eio_sid, token):
-        """A WebSocket upgrade of session `eio_sid` carried `token` (see `upgrade_auth`)."""
+        """An accepted WebSocket upgrade of session `eio_sid` carried `token` (`upgrade_auth`)."""
         with self.app.app_context():
             claims = authenticate_claims(token, self.app.config["JWT_SECRET_KEY"])  # or ApiError
         user_id = claims.user_id
@@ -322,11 +342,12 @@ def init_app(app, socketio):
     # After socketio.init_app: registered earlier, it would bind to a previous app's server.
     namespace = ChatNamespace(events.NAMESPACE, broadcaster, app)
     socketio.on_namespace(namespace)
-    # Outside Flask-SocketIO's middleware, so it sees each upgrade before Engine.IO handles it.
-    app.wsgi_app = UpgradeMiddleware(app.wsgi_app, cookie_token, namespace.admit_upgrade)
-    guard.install(socketio.server, namespace.gate, events.NAMESPACE)
+    namespace.origin_allowed = socketio.server.eio.cors_allowed_origins
+    guard.install(socketio.server, namespace.gate, events.NAMESPACE,
+                  on_closed=namespace.upgrades.forget)
     app.extensions[SESSIONS].on_ended(namespace.disconnect_ended)
-    websocket.install(socketio.server.eio)
+    # Upgrades are seen once Engine.IO accepted them, never before (`upgrade_auth`).
+    websocket.install(socketio.server.eio, on_upgraded=namespace.upgrade_accepted)
     if app.config["SOCKET_TRUST_QUERY_USER_ID"]:
         log.warning(
             "SOCKET_TRUST_QUERY_USER_ID is on: sockets without a token may connect as any "

@@ -8,28 +8,33 @@ cookie (same site: only the port differs).
 
 So a connect that has no token but names a `userId` is accepted as *pending*: it joins no room,
 is not online and receives nothing, and its events are refused. When the upgrade of that very
-Engine.IO session arrives with a cookie whose token is that user's, the socket is admitted (as
-if the token had come with the connect); an upgrade with another user's token, or no upgrade
-within PENDING_SECONDS, disconnects it. The `userId` query alone still proves nothing: only the
-cookie does, as for every other socket.
+Engine.IO session is *accepted by Engine.IO* with a cookie whose token is that user's, the socket
+is admitted (as if the token had come with the connect); an upgrade with another user's token,
+or no upgrade within PENDING_SECONDS, disconnects it. The `userId` query alone still proves
+nothing: only the cookie does, as for every other socket.
+
+Accepted means: Engine.IO checked the upgrade's Origin against the same policy as every other
+Socket.IO request (`namespace.origin_checker`), found the session live and not yet upgraded,
+and the client completed the probe and UPGRADE exchange (`websocket.py` calls
+`ChatNamespace.upgrade_accepted` at that point, in the WebSocket's own greenlet). A page outside
+the allowed origins that makes a victim's browser open a WebSocket to an attacker's session id
+therefore admits nothing, and a made-up session id never reaches this table.
 
 The upgrade may also reach the server before the connect (they travel on different
-connections); its identity then waits, briefly, for the connect of its session.
+connections); its identity then waits, briefly, for the connect of its session: at most
+UPGRADE_MEMORY_MAX identities, each for at most UPGRADE_MEMORY_SECONDS, and only for sessions
+Engine.IO accepted (they are forgotten when the session closes).
 """
 
-import logging
 import threading
 import time
-from urllib.parse import parse_qs
-
-from chatapp.errors import ApiError
-
-log = logging.getLogger(__name__)
 
 # How long a pending socket may wait for its upgrade before it is disconnected, seconds.
 PENDING_SECONDS = 10.0
 # How long an upgrade's identity waits for its session's connect, seconds.
 UPGRADE_MEMORY_SECONDS = 30.0
+# At most this many identities wait for their connect (beyond, the oldest are forgotten).
+UPGRADE_MEMORY_MAX = 10_000
 
 
 class UpgradeAuthenticator:
@@ -66,6 +71,11 @@ class UpgradeAuthenticator:
                 self._upgraded[eio_sid] = (user_id, now)
             return waiting
 
+    def waiting_identities(self):
+        """How many upgrades' identities wait for their session's connect."""
+        with self._lock:
+            return len(self._upgraded)
+
     def forget(self, eio_sid):
         """Session `eio_sid` is gone: it waits for nothing any more."""
         with self._lock:
@@ -82,41 +92,10 @@ class UpgradeAuthenticator:
             return True
 
     def _forget_old_upgrades(self, now):
-        stale = [k for k, (_, at) in self._upgraded.items() if now - at > UPGRADE_MEMORY_SECONDS]
-        for key in stale:
-            del self._upgraded[key]
-
-
-def websocket_upgrade(environ, socketio_path="/socket.io"):
-    """The Engine.IO sid of a WebSocket upgrade request to an existing session, else None."""
-    if not environ.get("PATH_INFO", "").startswith(socketio_path):
-        return None
-    if environ.get("HTTP_UPGRADE", "").lower() != "websocket":
-        return None
-    query = parse_qs(environ.get("QUERY_STRING", ""))
-    if query.get("transport") != ["websocket"] or not query.get("sid"):
-        return None
-    return query["sid"][0]
-
-
-class UpgradeMiddleware:
-    """WSGI middleware: before Engine.IO upgrades a session to a WebSocket, let `on_upgrade`
-    see the sid and the token of the upgrade's cookie."""
-
-    def __init__(self, wsgi_app, token_of, on_upgrade):
-        self.wsgi_app = wsgi_app
-        self.token_of = token_of
-        self.on_upgrade = on_upgrade
-
-    def __call__(self, environ, start_response):
-        eio_sid = websocket_upgrade(environ)
-        if eio_sid is not None:
-            token = self.token_of(environ)
-            if token:
-                try:
-                    self.on_upgrade(eio_sid, token)
-                except ApiError:
-                    pass  # not a valid token: the upgrade proves nothing
-                except Exception:  # e.g. the database is down: the socket stays pending
-                    log.exception("Could not authenticate the upgrade of session %s", eio_sid)
-        return self.wsgi_app(environ, start_response)
+        # Insertion order is time order: the oldest come first.
+        upgraded = self._upgraded
+        while upgraded:
+            key, (_, at) = next(iter(upgraded.items()))
+            if now - at <= UPGRADE_MEMORY_SECONDS and len(upgraded) < UPGRADE_MEMORY_MAX:
+                break
+            del upgraded[key]
