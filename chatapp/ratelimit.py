@@ -76,6 +76,11 @@ def init_app(app):
     app.extensions[EXTENSION] = FixedWindowRateLimiter(_storage(app.config["RATELIMIT_STORAGE_URI"]))
 
 
+def storage(app):
+    """The `limits` storage of this app's counters (for counters that are not limits)."""
+    return app.extensions[EXTENSION].storage
+
+
 @lru_cache(maxsize=32)
 def _parse(spec):
     return tuple(parse_many(spec))

@@ -15,6 +15,7 @@ def init_app(app):
     """This app's failed-login counters (chatapp/login_throttle.py), from its settings."""
     config = app.config
     app.extensions["chatapp.login_throttle"] = login_throttle.LoginThrottle(
+        ratelimit.storage(app),
         free=config["LOGIN_FREE_FAILURES"],
         free_per_address=config["LOGIN_FREE_FAILURES_PER_ADDRESS"],
         max_delay=config["LOGIN_MAX_DELAY_SECONDS"],
