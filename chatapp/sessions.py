@@ -13,10 +13,15 @@ anyway) or a shared one (Redis) so every worker refuses at once. The floor is al
 the user's document, so it survives restarts whatever the store.
 """
 
+import json
+import logging
+import math
 import threading
 import time
 
 from chatapp.errors import NotAuthenticated
+
+log = logging.getLogger(__name__)
 
 SESSION_ENDED = "Session ended. Please log in again."
 # How long a floor read from the user's document is trusted before it is read again, seconds.
@@ -40,6 +45,10 @@ class RevocationStore:
     def floor(self, user_id):
         """(floor, kept session) for `user_id`, or None."""
         raise NotImplementedError
+
+    def lookup(self, session_id, user_id):
+        """(is_revoked(session_id), floor(user_id)): what `Sessions.check` asks, at once."""
+        return self.is_revoked(session_id), self.floor(user_id)
 
 
 class MemoryRevocationStore(RevocationStore):
@@ -115,9 +124,11 @@ class Sessions:
         """Raise NotAuthenticated if the session of these verified Claims has ended."""
         if claims.legacy and not self.accept_legacy_tokens:
             raise NotAuthenticated("Invalid token")
-        if self.store.is_revoked(claims.session_id):
+        revoked, floor = self.store.lookup(claims.session_id, claims.user_id)
+        if revoked:
             raise NotAuthenticated(SESSION_ENDED)
-        floor = self._floor(claims.user_id)
+        if floor is None:
+            floor = self._durable_floor(claims.user_id)
         if floor is not None and claims.issued_at < floor[0] and claims.session_id != floor[1]:
             raise NotAuthenticated(SESSION_ENDED)
 
@@ -146,10 +157,9 @@ class Sessions:
             self._save_floor(user_id, floor, keep)
         self._notify(user_id, keep=keep)
 
-    def _floor(self, user_id):
-        floor = self.store.floor(user_id)
-        if floor is not None or self._load_floor is None:
-            return floor
+    def _durable_floor(self, user_id):
+        if self._load_floor is None:
+            return None
         now = self.clock()
         loaded = self._loaded_floors.get(user_id)
         # Re-read every FLOOR_REREAD_SECONDS: another process may have set it (without a
@@ -163,3 +173,82 @@ class Sessions:
     def _notify(self, user_id, session_id=None, keep=None):
         for listener in self._listeners:
             listener(user_id, session_id=session_id, keep=keep)
+
+
+class RedisRevocationStore(RevocationStore):
+    """In Redis, shared by every worker; entries expire with the tokens they refuse.
+
+    Writes go to this process's memory too, and a Redis error is logged (once a minute) and
+    answered from that memory: while Redis is down this worker still refuses the sessions it
+    ended itself, and requests keep working instead of failing with 500s. After an error Redis
+    is left alone for RETRY_SECONDS, so only one request in that time waits for its timeout.
+    """
+
+    RETRY_SECONDS = 5.0
+
+    def __init__(self, client, prefix="chatapp:sessions:", clock=time.time):
+        self.client = client
+        self.prefix = prefix
+        self.clock = clock
+        self.local = MemoryRevocationStore(clock=clock)
+        self._last_error_logged = 0.0
+        self._down_until = 0.0
+
+    def revoke(self, session_id, until):
+        self.local.revoke(session_id, until)
+        ttl = math.ceil(until - self.clock())
+        if ttl > 0:
+            self._try(lambda: self.client.set(self.prefix + "revoked:" + session_id, 1, ex=ttl))
+
+    def is_revoked(self, session_id):
+        return self.lookup(session_id, None)[0]
+
+    def set_floor(self, user_id, floor, kept_session, until):
+        self.local.set_floor(user_id, floor, kept_session, until)
+        ttl = math.ceil(until - self.clock())
+        if ttl > 0:
+            value = json.dumps([floor, kept_session])
+            self._try(lambda: self.client.set(self.prefix + "floor:" + user_id, value, ex=ttl))
+
+    def floor(self, user_id):
+        return self.lookup("", user_id)[1]
+
+    def lookup(self, session_id, user_id):
+        keys = [self.prefix + "revoked:" + session_id, self.prefix + "floor:" + (user_id or "")]
+        values = self._try(lambda: self.client.mget(keys))  # one round trip
+        if values is None:
+            return self.local.lookup(session_id, user_id)
+        revoked, floor = values
+        return revoked is not None, tuple(json.loads(floor)) if floor is not None else None
+
+    def _try(self, call):
+        if self._down_until and time.monotonic() < self._down_until:
+            return None
+        try:
+            return call()
+        except redis_errors() as error:
+            now = time.monotonic()
+            self._down_until = now + self.RETRY_SECONDS
+            if now - self._last_error_logged > 60:
+                self._last_error_logged = now
+                log.warning("Session store (Redis) unavailable, using this process's: %s", error)
+            return None
+
+
+def redis_client(url, timeout):
+    """A client for the session store: `timeout` seconds per call and one quick retry, so a
+    Redis that is down costs a request a bounded wait (redis-py's default retries back off for
+    seconds)."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return redis.Redis.from_url(
+        url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 1)
+    )
+
+
+def redis_errors():
+    import redis
+
+    return (redis.RedisError, OSError)

@@ -11,15 +11,22 @@ from flask import current_app
 from chatapp import security
 from chatapp.errors import NotAuthenticated
 from chatapp.models import User
-from chatapp.sessions import MemoryRevocationStore, Sessions
+from chatapp.sessions import MemoryRevocationStore, RedisRevocationStore, Sessions, redis_client
 
 SESSIONS = "chatapp.sessions"
 
 
 def init_app(app):
-    """This app's Sessions: a store in this process (a shared one when configured)."""
+    """This app's Sessions: in Redis when REDIS_URL is set (every worker refuses an ended
+    session at once), else in this process."""
+    config = app.config
+    if config.get("REDIS_URL"):
+        timeout = config.get("REDIS_TIMEOUT_MS", 1000) / 1000.0
+        store = RedisRevocationStore(redis_client(config["REDIS_URL"], timeout))
+    else:
+        store = MemoryRevocationStore()
     app.extensions[SESSIONS] = Sessions(
-        MemoryRevocationStore(),
+        store,
         accept_legacy_tokens=app.config["ACCEPT_LEGACY_TOKENS"],
         load_floor=_load_floor,
         save_floor=_save_floor,

@@ -1,0 +1,86 @@
+"""The session store in Redis: a logout in one worker is refused by every other at once, and
+entries expire with their tokens. Needs redis-server (skipped without it)."""
+
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from chatapp.security import Claims
+from chatapp.sessions import RedisRevocationStore, Sessions, redis_client
+from tests.live_server import free_port
+
+redis = pytest.importorskip("redis")
+
+
+@pytest.fixture(scope="module")
+def redis_server_client(tmp_path_factory):
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("needs redis-server on PATH")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp_path_factory.mktemp("redis"))],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield client
+    finally:
+        client.close()
+        process.terminate()
+        process.wait(10)
+
+
+def claims(user="u1", session="s1", issued_at=None, expires_in=60):
+    now = time.time()
+    return Claims(user, session, now if issued_at is None else issued_at, int(now) + expires_in, False)
+
+
+def test_a_logout_in_one_worker_is_refused_by_another(redis_server_client):
+    redis_server_client.flushdb()
+    worker_a = Sessions(RedisRevocationStore(redis_server_client))
+    worker_b = Sessions(RedisRevocationStore(redis_server_client))
+    token = claims()
+    assert worker_b.is_live(token)
+    worker_a.end(token)
+    assert not worker_b.is_live(token)
+
+
+def test_ending_other_sessions_reaches_every_worker(redis_server_client):
+    redis_server_client.flushdb()
+    worker_a = Sessions(RedisRevocationStore(redis_server_client))
+    worker_b = Sessions(RedisRevocationStore(redis_server_client))
+    kept, other = claims(session="kept", issued_at=time.time() - 5), claims(session="other", issued_at=time.time() - 5)
+    worker_a.end_others("u1", keep="kept", until=time.time() + 60)
+    assert worker_b.is_live(kept) and not worker_b.is_live(other)
+    assert worker_b.is_live(claims(session="new"))  # issued after: fine
+
+
+def test_entries_expire_with_their_tokens(redis_server_client):
+    redis_server_client.flushdb()
+    store = RedisRevocationStore(redis_server_client)
+    store.revoke("s1", until=time.time() + 60)
+    ttl = redis_server_client.ttl("chatapp:sessions:revoked:s1")
+    assert 55 <= ttl <= 61
+
+
+def test_without_redis_a_worker_still_refuses_its_own_logouts(caplog):
+    dead = redis_client(f"redis://127.0.0.1:{free_port()}/0", timeout=0.2)
+    sessions = Sessions(RedisRevocationStore(dead))
+    token = claims()
+    assert sessions.is_live(token)  # requests keep working
+    sessions.end(token)
+    assert not sessions.is_live(token)
+    assert sum("unavailable" in r.getMessage() for r in caplog.records) == 1  # one line, not one per call
