@@ -8,6 +8,7 @@ from typing import NamedTuple
 import bcrypt
 import jwt
 
+from chatapp import caches
 from chatapp.concurrency import Busy, run_off_loop
 from chatapp.errors import ServiceUnavailable
 
@@ -76,15 +77,6 @@ def legacy_session_id(token):
     return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
 
 
-# (secret, token) -> Claims of tokens that verified. A browser sends the same token with
-# every request and socket; checking its HMAC and claims again each time was ~5% of a send. Only
-# successes are kept, and once a token verified, the only check whose answer can change is
-# expiry (a not-yet-valid `nbf` or `iat` fails and is never cached), so a hit re-checks `exp`.
-# Bounded: cleared when full.
-_verified = {}
-VERIFIED_CACHE_SIZE = 10_000
-
-
 def decode_token(token, secret):
     """The `userId` of a valid token; raises InvalidToken otherwise."""
     return decode_claims(token, secret).user_id
@@ -92,16 +84,22 @@ def decode_token(token, secret):
 
 def decode_claims(token, secret):
     """The Claims of a valid token; raises InvalidToken otherwise. (Whether its session was
-    ended since is `chatapp.sessions`' question.)"""
+    ended since is `chatapp.sessions`' question.)
+
+    Tokens that verified are remembered (chatapp.caches); once a token verified, the only check
+    whose answer can change is expiry (a not-yet-valid `nbf` or `iat` fails and is never
+    remembered), so a remembered token has its `exp` checked again.
+    """
     if not isinstance(token, str) or not token:
         raise InvalidToken("missing token")
-    known = _verified.get((secret, token))
+    key = (secret, token)
+    with caches.lock:
+        known = caches.verified_tokens.get(key)
     if known is not None and time.time() < known.expires_at:
         return known
     claims = _verify(token, secret)
-    if len(_verified) >= VERIFIED_CACHE_SIZE:
-        _verified.clear()
-    _verified[(secret, token)] = claims
+    with caches.lock:
+        caches.verified_tokens[key] = claims
     return claims
 
 

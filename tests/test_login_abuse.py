@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from chatapp import concurrency, security
-from tests.conftest import PASSWORD
+from tests.helpers.chat import PASSWORD
 
 LOGIN = "/api/v1/user/login"
 ATTACKER = "203.0.113.66"

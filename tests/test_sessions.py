@@ -10,7 +10,7 @@ from chatapp.models import User
 from chatapp.services import sessions as session_service
 from chatapp.services.sessions import SESSIONS
 from chatapp.sessions import MemoryRevocationStore
-from tests.test_upgrade_auth import react_socket, upgrade
+from tests.test_upgrade_login import react_socket, upgrade
 
 
 def token_of(client):

@@ -9,7 +9,7 @@ import pytest
 
 from chatapp.security import Claims
 from chatapp.sessions import RedisRevocationStore, Sessions, redis_client
-from tests.live_server import free_port
+from tests.helpers.live_server import free_port
 
 redis = pytest.importorskip("redis")
 

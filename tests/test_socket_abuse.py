@@ -7,7 +7,7 @@ import pytest
 from socketio import packet
 
 from chatapp.realtime.presence import presence
-from tests.conftest import received, send
+from tests.helpers.chat import received, send
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ import uuid
 import pytest
 import requests
 
-from tests.live_server import LiveServer
-from tests.rawws import TEXT, RawWebSocket
+from tests.helpers.live_server import LiveServer
+from tests.helpers.rawws import TEXT, RawWebSocket
 
 pytestmark = pytest.mark.integration
 

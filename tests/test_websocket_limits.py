@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from tests.live_server import LiveServer
-from tests.rawws import CONTINUATION, TEXT, RawWebSocket
+from tests.helpers.live_server import LiveServer
+from tests.helpers.rawws import CONTINUATION, TEXT, RawWebSocket
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,8 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from chatapp import login_throttle, ratelimit, security, serializers
 from chatapp.api import json_body
-from chatapp.api.auth import TOKEN_COOKIE, login_required, token_from_request
+from chatapp.api.auth import login_required
+from chatapp.auth import TOKEN_COOKIE, find_token
 from chatapp.errors import InvalidInput
 from chatapp.services import sessions, users
 
@@ -80,7 +81,7 @@ def login():
 def logout():
     """End this session (its token is refused from now on, its sockets closed) and clear the
     `token` cookie."""
-    token = token_from_request()
+    token = find_token(cookies=request.cookies, authorization=request.headers.get("Authorization"))
     if token:
         sessions.log_out(token)
     response = jsonify({"message": "logged out successfully."})

@@ -15,7 +15,7 @@ IGNORED_EVENT = "\x00ignored"
 
 
 # The room of every authenticated socket: presence lists go to it, not to sockets still waiting
-# to prove who they are (`upgrade_auth`).
+# to prove who they are (`upgrade_login`).
 SIGNED_IN_ROOM = "signed-in"
 
 

@@ -1,26 +1,23 @@
-"""The Socket.IO namespace: authenticate on connect, join the user's room, keep presence.
+"""The Socket.IO namespace: the socket's identity rules, its room, presence and the client's events.
 
-A socket is identified by the same JWT as the HTTP API: the `token` cookie sent with the
-handshake, `auth: {token}` from socket.io-client, an `Authorization: Bearer` header, or the
-cookie of its WebSocket upgrade (`upgrade_auth`: how the unmodified React client's socket, whose
-polling handshake carries no cookie, proves who it is). The seed's `?userId=` query is never
+A socket is identified by the same JWT as the HTTP API (chatapp.auth): the `token` cookie sent
+with the handshake, `auth: {token}` from socket.io-client, an `Authorization: Bearer` header, or
+the cookie of its WebSocket upgrade (`upgrade_login`: how the unmodified React client's socket,
+whose polling handshake carries no cookie, proves who it is). The seed's `?userId=` query is never
 trusted on its own: when present it must name the token's user.
 """
 
 import logging
-from functools import wraps
 
 from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, Namespace
-from werkzeug.http import parse_cookie
 
-from chatapp import ratelimit
-from chatapp.api.auth import TOKEN_COOKIE, authenticate_claims
-from chatapp.errors import ApiError, InvalidInput, NotAuthenticated
+from chatapp import auth, ratelimit
+from chatapp.errors import InvalidInput, NotAuthenticated, client_error
 from chatapp.realtime import events, guard, websocket
 from chatapp.realtime.presence import PresenceBroadcaster, presence
 from chatapp.realtime.socket_sessions import socket_sessions
-from chatapp.realtime.upgrade_auth import PENDING_SECONDS, UpgradeAuthenticator
+from chatapp.realtime.upgrade_login import UpgradeLogin
 from chatapp.services import conversations, messages, typing_indicators
 from chatapp.services.sessions import SESSIONS
 from chatapp.sessions import SESSION_ENDED
@@ -30,26 +27,17 @@ from chatapp.validation import is_object_id
 log = logging.getLogger(__name__)
 
 
-def socket_token(auth):
-    """The JWT a connecting socket presented, wherever it put it."""
-    if isinstance(auth, dict) and isinstance(auth.get("token"), str) and auth["token"]:
-        return auth["token"]
-    token = request.cookies.get(TOKEN_COOKIE)
-    if token:
-        return token
-    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip():
-        return credentials.strip()
-    return None
-
-
-def identify(auth):
+def identify(auth_payload):
     """(user id, Claims of its token) a connecting socket may act as, or None when it must wait
     for the cookie of its WebSocket upgrade (no token, but a `userId` query); raises
     ConnectionRefusedError. Claims are None only for the development-only trust of `userId`."""
     config = current_app.config
     claimed = request.args.get("userId") or None
-    token = socket_token(auth)
+    token = auth.find_token(
+        auth=auth_payload,
+        cookies=request.cookies,
+        authorization=request.headers.get("Authorization"),
+    )
     if token is None and claimed and config["SOCKET_TRUST_QUERY_USER_ID"]:
         # Development-only escape hatch for an unmodified React client (warned about at start).
         if is_object_id(claimed) and user_exists(claimed):
@@ -58,35 +46,31 @@ def identify(auth):
     if token is None and claimed and is_object_id(claimed):
         return None
     try:
-        claims = authenticate_claims(token, config["JWT_SECRET_KEY"])
-    except ApiError as error:
+        claims = auth.authenticate_claims(
+            token, config["JWT_SECRET_KEY"], sessions=current_app.extensions[SESSIONS]
+        )
+    except NotAuthenticated as error:
         raise ConnectionRefusedError(f"authentication failed: {error.message}") from None
     if claimed is not None and claimed != claims.user_id:
         raise ConnectionRefusedError("userId does not match the authenticated user")
     return claims.user_id, claims
 
 
-def acknowledged(handler):
-    """Turn a handler's result into its ack: `{ok: true, ...result}` or `{ok: false, message}`.
+def socket_error(error):
+    """Flask-SocketIO's `on_error_default`: what a handler's exception becomes.
 
-    Never raises out of the handler: the client always hears back, and a bad payload cannot
-    reach Flask-SocketIO's default error handling.
+    For an event with an ack, the return value is the ack: `{ok: false, message, retryAfter?}`,
+    the message being the one HTTP gives (chatapp.errors.client_error). A connect that fails
+    this way is refused (python-socketio accepts a connect unless its handler returns False).
     """
-
-    @wraps(handler)
-    def wrapped(self, *args):
-        try:
-            return {"ok": True, **handler(self, *args)}
-        except ApiError as error:
-            ack = {"ok": False, "message": error.message}
-            if getattr(error, "retry_after", None) is not None:
-                ack["retryAfter"] = error.retry_after  # seconds, as HTTP's Retry-After
-            return ack
-        except Exception:
-            log.exception("Unhandled error in socket event %s", handler.__name__)
-            return {"ok": False, "message": "Internal server error."}
-
-    return wrapped
+    _, message, _ = client_error(error)
+    if request.event["message"] == "connect":
+        return False
+    ack = {"ok": False, "message": message}
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        ack["retryAfter"] = retry_after  # seconds, as HTTP's Retry-After
+    return ack
 
 
 def payload(args):
@@ -104,17 +88,12 @@ def current_user_id(*, still_exists=False):
     """
     user_id = presence.user_of(request.sid)
     if user_id is None or (still_exists and not user_exists(user_id)):
-        raise NotAuthenticated("User not authenticated.")
+        raise NotAuthenticated(auth.NOT_AUTHENTICATED)
     claims = socket_sessions.claims(request.sid)
     if claims is not None and not current_app.extensions[SESSIONS].is_live(claims):
         # Logged out or expired: refused now; the sweep disconnects the socket.
         raise NotAuthenticated(SESSION_ENDED)
     return user_id
-
-
-def cookie_token(environ):
-    """The `token` cookie of a raw WSGI request."""
-    return parse_cookie(environ).get(TOKEN_COOKIE)
 
 
 class ChatNamespace(Namespace):
@@ -127,11 +106,9 @@ class ChatNamespace(Namespace):
         super().__init__(namespace)
         self.broadcaster = broadcaster
         self.app = app
-        self.upgrades = UpgradeAuthenticator()
+        self.upgrades = UpgradeLogin(self, app)
         self.gate = guard.AddressGate(app.config["SOCKET_PENDING_PER_ADDRESS"])
         self._sweeping = False
-        # Engine.IO's origin check (`origin_checker`), set by init_app: one policy everywhere.
-        self.origin_allowed = None
 
     def trigger_event(self, event, *args):
         """Only the lifecycle events the server raises and the documented client events reach a
@@ -145,10 +122,8 @@ class ChatNamespace(Namespace):
         identity = identify(auth)
         if identity is None:
             claimed = request.args["userId"]
-            eio_sid = self._eio_sid(sid)
-            claims = self.upgrades.wait_for_upgrade(eio_sid, sid, claimed)
+            claims = self.upgrades.wait(sid, claimed)
             if claims is None:  # pending: nothing to see until the upgrade's cookie proves it
-                self.socketio.start_background_task(self._expire, eio_sid, sid)
                 return
             if claims.user_id != claimed:
                 raise ConnectionRefusedError("userId does not match the authenticated user")
@@ -156,7 +131,8 @@ class ChatNamespace(Namespace):
         self.admit(*identity, sid)
 
     def admit(self, user_id, claims, sid):
-        """Socket `sid` is `user_id`'s: it joins their room and is online.
+        """Socket `sid` is `user_id`'s (signed in with a token of these Claims): it joins their
+        room and is online.
 
         Raises ConnectionRefusedError when the user already has SOCKETS_PER_USER_MAX sockets
         open or opened SOCKET_CONNECT_LIMIT of them lately: counted here, on sockets that proved
@@ -168,7 +144,7 @@ class ChatNamespace(Namespace):
             raise ConnectionRefusedError("too many open sockets for this user")
         if not ratelimit.allowed("SOCKET_CONNECT_LIMIT", user_id):
             raise ConnectionRefusedError("too many connections for this user; try again later")
-        eio_sid = self._eio_sid(sid)
+        eio_sid = self.socketio.server.manager.eio_sid_from_sid(sid, self.namespace)
         if eio_sid is not None:
             self.gate.signed_in(eio_sid)
         socket_sessions.add(sid, claims)
@@ -181,51 +157,12 @@ class ChatNamespace(Namespace):
         if came_online:
             self.broadcaster.changed(skip_sid=sid)
 
-    def upgrade_accepted(self, eio_sid, environ):
-        """Engine.IO accepted the WebSocket upgrade of live session `eio_sid` (called by
-        `websocket.py`, after the UPGRADE packet): its cookie may admit the pending socket."""
-        origin = environ.get("HTTP_ORIGIN")
-        # Engine.IO refused a disallowed Origin already; checked again with the very same
-        # function so that no setting (cors_allowed_origins=[] disables Engine.IO's) reopens it.
-        if origin and not self.origin_allowed(origin, environ):
-            return
-        token = cookie_token(environ)
-        if not token:
-            return
-        try:
-            self.admit_upgrade(eio_sid, token)
-        except ApiError:
-            pass  # not a valid token (or its session ended): the upgrade proves nothing
-        except Exception:  # e.g. the database is down: the socket stays pending
-            log.exception("Could not authenticate the upgrade of session %s", eio_sid)
-
-    def admit_upgrade(self, eio_sid, token):
-        """An accepted WebSocket upgrade of session `eio_sid` carried `token` (`upgrade_auth`)."""
-        with self.app.app_context():
-            claims = authenticate_claims(token, self.app.config["JWT_SECRET_KEY"])  # or ApiError
-        user_id = claims.user_id
-        waiting = self.upgrades.upgraded(
-            eio_sid, claims,
-            connected=lambda: self.socketio.server.manager.sid_from_eio_sid(eio_sid, self.namespace),
-        )
-        if waiting is None:
-            return
-        sid, claimed = waiting
-        if claimed != user_id:
-            log.info("Socket %s claimed user %s but upgraded with %s's token", sid, claimed, user_id)
-            self.socketio.server.disconnect(sid, namespace=self.namespace)
-            return
-        try:
-            with self.app.app_context():
-                self.admit(user_id, claims, sid)
-        except ConnectionRefusedError as refused:
-            log.info("Socket %s of user %s refused: %s", sid, user_id, refused)
-            self.socketio.server.disconnect(sid, namespace=self.namespace)
-
-    def _expire(self, eio_sid, sid):
-        self.socketio.sleep(PENDING_SECONDS)
-        if self.upgrades.give_up(eio_sid, sid):
-            self.socketio.server.disconnect(sid, namespace=self.namespace)
+    def on_disconnect(self, reason=None):
+        self.upgrades.forget(request.sid)
+        socket_sessions.remove(request.sid)
+        _, went_offline = presence.remove(request.sid)
+        if went_offline:
+            self.broadcaster.changed()
 
     def disconnect_ended(self, user_id, session_id=None, keep=None):
         """Sessions of `user_id` ended (chatapp/sessions.py): close their sockets here."""
@@ -253,19 +190,7 @@ class ChatNamespace(Namespace):
         finally:
             self._sweeping = False
 
-    def _eio_sid(self, sid):
-        return self.socketio.server.manager.eio_sid_from_sid(sid, self.namespace)
-
-    def on_disconnect(self, reason=None):
-        eio_sid = self._eio_sid(request.sid)
-        if eio_sid is not None:
-            self.upgrades.forget(eio_sid)
-        socket_sessions.remove(request.sid)
-        _, went_offline = presence.remove(request.sid)
-        if went_offline:
-            self.broadcaster.changed()
-
-    @acknowledged
+    # Handlers with an ack return its body; an exception's ack comes from `socket_error`.
     def on_sendMessage(self, *args):
         """`sendMessage {receiverId, message, clientMessageId?}`: as the HTTP send, acknowledged."""
         user_id = current_user_id(still_exists=True)
@@ -279,35 +204,30 @@ class ChatNamespace(Namespace):
             client_message_id=data.get("clientMessageId"),
             origin_sid=request.sid,  # this tab has the ack; the sender's other tabs get messageSent
         )
-        return {"newMessage": new_message}
+        return {"ok": True, "newMessage": new_message}
 
     def on_typing(self, *args):
         """`typing {to, isTyping}`: relayed to `to`'s tabs. No ack; excess and bad ones dropped."""
-        try:
-            if len(args) != 1 or not isinstance(args[0], dict):
-                return
-            user_id = current_user_id()
-            # Checked before the user lookup, so a flood costs no database reads.
-            if not ratelimit.allowed("TYPING_RATE_LIMIT", user_id):
-                return
-            typing_indicators.relay_typing(
-                user_id,
-                args[0].get("to"),
-                args[0].get("isTyping"),
-                expires_in_ms=current_app.config["TYPING_EXPIRES_MS"],
-            )
-        except ApiError:
-            pass  # not signed in (yet), or a bad recipient: typing has no ack to say so
-        except Exception:
-            log.exception("Unhandled error in socket event typing")
+        if len(args) != 1 or not isinstance(args[0], dict):
+            return
+        user_id = current_user_id()
+        # Checked before the user lookup, so a flood costs no database reads.
+        if not ratelimit.allowed("TYPING_RATE_LIMIT", user_id):
+            return
+        typing_indicators.relay_typing(
+            user_id,
+            args[0].get("to"),
+            args[0].get("isTyping"),
+            expires_in_ms=current_app.config["TYPING_EXPIRES_MS"],
+        )
 
-    @acknowledged
     def on_markRead(self, *args):
         """`markRead {otherUserId, messageId?}`: as `POST /api/v1/message/<otherUserId>/read`."""
         data = payload(args)
-        return conversations.mark_read(
+        receipt = conversations.mark_read(
             current_user_id(still_exists=True), data.get("otherUserId"), data.get("messageId")
         )
+        return {"ok": True, **receipt}
 
 
 def origin_checker(allowed_origins):
@@ -342,12 +262,13 @@ def init_app(app, socketio):
     # After socketio.init_app: registered earlier, it would bind to a previous app's server.
     namespace = ChatNamespace(events.NAMESPACE, broadcaster, app)
     socketio.on_namespace(namespace)
-    namespace.origin_allowed = socketio.server.eio.cors_allowed_origins
+    socketio.on_error_default(socket_error)
+    namespace.upgrades.origin_allowed = socketio.server.eio.cors_allowed_origins
     guard.install(socketio.server, namespace.gate, events.NAMESPACE,
-                  on_closed=namespace.upgrades.forget)
+                  on_closed=namespace.upgrades.session_closed)
     app.extensions[SESSIONS].on_ended(namespace.disconnect_ended)
-    # Upgrades are seen once Engine.IO accepted them, never before (`upgrade_auth`).
-    websocket.install(socketio.server.eio, on_upgraded=namespace.upgrade_accepted)
+    # Upgrades are seen once Engine.IO accepted them, never before (`upgrade_login`).
+    websocket.install(socketio.server.eio, on_upgraded=namespace.upgrades.accepted)
     if app.config["SOCKET_TRUST_QUERY_USER_ID"]:
         log.warning(
             "SOCKET_TRUST_QUERY_USER_ID is on: sockets without a token may connect as any "

@@ -10,11 +10,11 @@ import time
 import pytest
 from werkzeug.test import EnvironBuilder
 
+from chatapp import auth
 from chatapp.extensions import socketio
-from chatapp.realtime import namespace as chat_namespace
-from chatapp.realtime import upgrade_auth
-from chatapp.realtime.upgrade_auth import UpgradeAuthenticator
-from tests.conftest import received, send
+from chatapp.realtime import upgrade_login
+from chatapp.realtime.upgrade_login import UpgradeAuthenticator, UpgradeLogin
+from tests.helpers.chat import received, send
 
 
 def upgrade_environ(eio_sid, token, origin=None):
@@ -33,7 +33,7 @@ def upgrade(app, socket, token, origin=None):
     """Engine.IO accepted the WebSocket upgrade of `socket`'s session, which carried `token`
     (the test client's sessions are not real Engine.IO sessions: its acceptance is simulated)."""
     handler = socketio.server.namespace_handlers["/"]
-    handler.upgrade_accepted(socket.eio_sid, upgrade_environ(socket.eio_sid, token, origin))
+    handler.upgrades.accepted(socket.eio_sid, upgrade_environ(socket.eio_sid, token, origin))
 
 
 def react_socket(connect, user):
@@ -74,7 +74,7 @@ def test_an_upgrade_with_a_bad_cookie_proves_nothing(app, api, connect, token):
 
 
 def test_a_socket_that_never_upgrades_is_disconnected(api, connect, monkeypatch):
-    monkeypatch.setattr(chat_namespace, "PENDING_SECONDS", 0.05)
+    monkeypatch.setattr(upgrade_login, "PENDING_SECONDS", 0.05)
     _, bob_user = api.user()
     socket = react_socket(connect, bob_user)
     deadline = time.monotonic() + 5
@@ -105,11 +105,11 @@ def test_an_upgrade_to_a_made_up_session_leaves_no_entry(app, api):
         environ = upgrade_environ(f"made-up-{n}", alice.get_cookie("token").value)
         app.wsgi_app(environ, lambda status, headers, exc_info=None: statuses.append(status))
     assert all(status.startswith("400") for status in statuses)
-    assert socketio.server.namespace_handlers["/"].upgrades.waiting_identities() == 0
+    assert socketio.server.namespace_handlers["/"].upgrades.sessions.waiting_identities() == 0
 
 
 def test_the_identities_waiting_for_their_connect_are_bounded(monkeypatch):
-    monkeypatch.setattr(upgrade_auth, "UPGRADE_MEMORY_MAX", 100)
+    monkeypatch.setattr(upgrade_login, "UPGRADE_MEMORY_MAX", 100)
     upgrades = UpgradeAuthenticator()
     for n in range(1000):
         upgrades.upgraded(f"eio{n}", "bob", connected=lambda: None)
@@ -129,7 +129,7 @@ def test_an_upgrade_from_a_page_outside_the_allowed_origins_admits_nothing(app, 
 
 def test_the_server_uses_it(app):
     handler = socketio.server.namespace_handlers["/"]
-    assert isinstance(handler.upgrades, UpgradeAuthenticator)
+    assert isinstance(handler.upgrades, UpgradeLogin)
 
 
 def test_an_upgrade_whose_check_fails_leaves_the_socket_waiting(app, api, connect, monkeypatch):
@@ -140,6 +140,6 @@ def test_an_upgrade_whose_check_fails_leaves_the_socket_waiting(app, api, connec
     def database_down(*args, **kwargs):
         raise RuntimeError("database unreachable")
 
-    monkeypatch.setattr(chat_namespace, "authenticate_claims", database_down)
+    monkeypatch.setattr(auth, "authenticate_claims", database_down)
     upgrade(app, socket, bob.get_cookie("token").value)  # no exception escapes
     assert socket.is_connected() and socket.get_received() == []
