@@ -182,9 +182,16 @@ class RedisRevocationStore(RevocationStore):
     answered from that memory: while Redis is down this worker still refuses the sessions it
     ended itself, and requests keep working instead of failing with 500s. After an error Redis
     is left alone for RETRY_SECONDS, so only one request in that time waits for its timeout.
+
+    Answers are remembered for CACHE_SECONDS per (session, user): a browser sends the same token
+    with every request and socket event, and a round trip each time was ~75 us (loopback). So a
+    session ended by *another* worker is refused here within CACHE_SECONDS; one ended by this
+    worker at once (its memory is asked first).
     """
 
     RETRY_SECONDS = 5.0
+    CACHE_SECONDS = 1.0
+    CACHE_MAX = 50_000
 
     def __init__(self, client, prefix="chatapp:sessions:", clock=time.time):
         self.client = client
@@ -193,6 +200,7 @@ class RedisRevocationStore(RevocationStore):
         self.local = MemoryRevocationStore(clock=clock)
         self._last_error_logged = 0.0
         self._down_until = 0.0
+        self._answers = {}  # (session id, user id) -> (monotonic time, answer)
 
     def revoke(self, session_id, until):
         self.local.revoke(session_id, until)
@@ -214,12 +222,24 @@ class RedisRevocationStore(RevocationStore):
         return self.lookup("", user_id)[1]
 
     def lookup(self, session_id, user_id):
+        local = self.local.lookup(session_id, user_id)
+        if local[0] or local[1] is not None:
+            return local  # ended here: no need to ask
+        key = (session_id, user_id)
+        now = time.monotonic()
+        known = self._answers.get(key)
+        if known is not None and now - known[0] < self.CACHE_SECONDS:
+            return known[1]
         keys = [self.prefix + "revoked:" + session_id, self.prefix + "floor:" + (user_id or "")]
         values = self._try(lambda: self.client.mget(keys))  # one round trip
         if values is None:
-            return self.local.lookup(session_id, user_id)
+            return local
         revoked, floor = values
-        return revoked is not None, tuple(json.loads(floor)) if floor is not None else None
+        answer = revoked is not None, tuple(json.loads(floor)) if floor is not None else None
+        if len(self._answers) >= self.CACHE_MAX:
+            self._answers.clear()  # bounded; refilled on use
+        self._answers[key] = (now, answer)
+        return answer
 
     def _try(self, call):
         if self._down_until and time.monotonic() < self._down_until:

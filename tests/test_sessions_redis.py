@@ -53,9 +53,14 @@ def test_a_logout_in_one_worker_is_refused_by_another(redis_server_client):
     worker_a = Sessions(RedisRevocationStore(redis_server_client))
     worker_b = Sessions(RedisRevocationStore(redis_server_client))
     token = claims()
-    assert worker_b.is_live(token)
+    assert worker_b.is_live(token)  # worker b remembers this answer for CACHE_SECONDS
     worker_a.end(token)
+    assert not worker_a.is_live(token)  # at once where it ended
+    deadline = time.monotonic() + RedisRevocationStore.CACHE_SECONDS + 2
+    while worker_b.is_live(token) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not worker_b.is_live(token)
+    assert not Sessions(RedisRevocationStore(redis_server_client)).is_live(token)  # a third: at once
 
 
 def test_ending_other_sessions_reaches_every_worker(redis_server_client):
