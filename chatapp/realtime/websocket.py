@@ -12,7 +12,11 @@ live session (Origin allowed, session known and connected, probe and UPGRADE pac
 exchanged), in the greenlet that serves the WebSocket, before it reads the next message.
 """
 
+import logging
+
 from engineio.async_drivers import _websocket_wsgi
+
+log = logging.getLogger(__name__)
 
 # Close code for a message too big to process (RFC 6455, 7.4.1).
 MESSAGE_TOO_BIG = 1009
@@ -51,7 +55,10 @@ class _Watched:
     def wait(self):
         if self._accepted is not None and self._eio_socket.upgraded:
             accepted, self._accepted = self._accepted, None
-            accepted()
+            try:
+                accepted()
+            except Exception:  # raised here it would close the WebSocket it is about
+                log.exception("Upgrade hook failed for session %s", self._eio_socket.sid)
         return self._ws.wait()
 
     def __getattr__(self, name):
