@@ -103,7 +103,7 @@ class Config:
 
     # Sockets (docs/security-sessions.md): Engine.IO sessions from one client address that have
     # not signed in yet (beyond it, new ones are refused); sockets one user may have open at
-    # once, and open per minute (signed-in sockets only; "" disables the rate).
+    # once, and open per minute (signed-in sockets only; 0 and "" disable them).
     SOCKET_PENDING_PER_ADDRESS = _env_int("SOCKET_PENDING_PER_ADDRESS", 32)
     SOCKETS_PER_USER_MAX = _env_int("SOCKETS_PER_USER_MAX", 20)
     SOCKET_CONNECT_LIMIT = os.environ.get("SOCKET_CONNECT_LIMIT", "30 per minute")

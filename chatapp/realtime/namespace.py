@@ -139,8 +139,8 @@ class ChatNamespace(Namespace):
         who they are, never on a pending socket's claim (which would let anyone lock a victim
         out), so one account cannot make everyone's online list churn.
         """
-        config = self.app.config
-        if presence.socket_count(user_id) >= config["SOCKETS_PER_USER_MAX"]:
+        most = self.app.config["SOCKETS_PER_USER_MAX"]  # 0: no cap
+        if most and presence.socket_count(user_id) >= most:
             raise ConnectionRefusedError("too many open sockets for this user")
         if not ratelimit.allowed("SOCKET_CONNECT_LIMIT", user_id):
             raise ConnectionRefusedError("too many connections for this user; try again later")
