@@ -20,8 +20,8 @@ from chatapp.realtime.socket_sessions import socket_sessions
 from chatapp.realtime.upgrade_login import UpgradeLogin
 from chatapp.services import conversations, messages, typing_indicators
 from chatapp.services.sessions import SESSIONS
-from chatapp.sessions import SESSION_ENDED
 from chatapp.services.users import user_exists
+from chatapp.sessions import SESSION_ENDED
 from chatapp.validation import is_object_id
 
 log = logging.getLogger(__name__)
