@@ -45,7 +45,9 @@ class LoginThrottle:
         ]
         if waits:
             wait = max(1, math.ceil(max(waits)))
-            raise TooManyRequests(f"Too many failed logins. Try again in {wait} s.", retry_after=wait)
+            raise TooManyRequests(
+                f"Too many failed logins. Try again in {wait} s.", retry_after=wait
+            )
 
     def failed(self, username, address):
         """Count one failure against both keys (only the address one without a valid username)."""

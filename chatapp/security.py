@@ -38,7 +38,9 @@ def _off_loop(function, *args):
     try:
         return run_off_loop(function, *args)
     except Busy:
-        raise ServiceUnavailable("The server is busy. Try again in a moment.", retry_after=1) from None
+        raise ServiceUnavailable(
+            "The server is busy. Try again in a moment.", retry_after=1
+        ) from None
 
 
 def _hash(password_bytes, rounds):

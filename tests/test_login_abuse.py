@@ -81,7 +81,9 @@ def test_a_huge_username_is_refused_before_it_becomes_a_key(app, client, throttl
     for _ in range(3):
         response = login(client, secrets.token_hex(30_000), "wrong", ATTACKER)  # 60 kB each
         assert response.status_code == 400
-        assert response.get_json() == {"message": "Incorrect username or password", "success": False}
+        assert response.get_json() == {
+            "message": "Incorrect username or password", "success": False
+        }
     keys = list(throttle.storage.storage)
     assert keys and max(len(key) for key in keys) < 100
 

@@ -45,7 +45,8 @@ def redis_server_client(tmp_path_factory):
 
 def claims(user="u1", session="s1", issued_at=None, expires_in=60):
     now = time.time()
-    return Claims(user, session, now if issued_at is None else issued_at, int(now) + expires_in, False)
+    issued_at = now if issued_at is None else issued_at
+    return Claims(user, session, issued_at, int(now) + expires_in, False)
 
 
 def test_a_logout_in_one_worker_is_refused_by_another(redis_server_client):
@@ -60,14 +61,16 @@ def test_a_logout_in_one_worker_is_refused_by_another(redis_server_client):
     while worker_b.is_live(token) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not worker_b.is_live(token)
-    assert not Sessions(RedisRevocationStore(redis_server_client)).is_live(token)  # a third: at once
+    third = Sessions(RedisRevocationStore(redis_server_client))
+    assert not third.is_live(token)  # a worker that had not asked before: at once
 
 
 def test_ending_other_sessions_reaches_every_worker(redis_server_client):
     redis_server_client.flushdb()
     worker_a = Sessions(RedisRevocationStore(redis_server_client))
     worker_b = Sessions(RedisRevocationStore(redis_server_client))
-    kept, other = claims(session="kept", issued_at=time.time() - 5), claims(session="other", issued_at=time.time() - 5)
+    kept = claims(session="kept", issued_at=time.time() - 5)
+    other = claims(session="other", issued_at=time.time() - 5)
     worker_a.end_others("u1", keep="kept", until=time.time() + 60)
     assert worker_b.is_live(kept) and not worker_b.is_live(other)
     assert worker_b.is_live(claims(session="new"))  # issued after: fine
@@ -88,4 +91,5 @@ def test_without_redis_a_worker_still_refuses_its_own_logouts(caplog):
     assert sessions.is_live(token)  # requests keep working
     sessions.end(token)
     assert not sessions.is_live(token)
-    assert sum("unavailable" in r.getMessage() for r in caplog.records) == 1  # one line, not one per call
+    # One line, not one per call.
+    assert sum("unavailable" in r.getMessage() for r in caplog.records) == 1

@@ -45,7 +45,8 @@ def user(server):
     name = f"u{uuid.uuid4().hex[:12]}"
     body = {"fullName": name, "username": name, "password": PASSWORD,
             "confirmPassword": PASSWORD, "gender": "male"}
-    assert session.post(f"{server.url}/api/v1/user/register", json=body, timeout=5).status_code == 201
+    response = session.post(f"{server.url}/api/v1/user/register", json=body, timeout=5)
+    assert response.status_code == 201
     response = session.post(f"{server.url}/api/v1/user/login",
                             json={"username": name, "password": PASSWORD}, timeout=5)
     assert response.status_code == 200
@@ -73,7 +74,8 @@ class Polling:
             conn.close()
 
     def send(self, packet):
-        status, _ = self.request("POST", f"/socket.io/?EIO=4&transport=polling&sid={self.sid}", packet)
+        path = f"/socket.io/?EIO=4&transport=polling&sid={self.sid}"
+        status, _ = self.request("POST", path, packet)
         assert status == 200
 
     def poll(self, timeout=5):
@@ -110,7 +112,8 @@ def pending_socket(server, sessions, claimed_user_id):
 
 
 def websocket_to(server, sid, cookie, origin):
-    return RawWebSocket("127.0.0.1", server.port, f"/socket.io/?EIO=4&transport=websocket&sid={sid}",
+    path = f"/socket.io/?EIO=4&transport=websocket&sid={sid}"
+    return RawWebSocket("127.0.0.1", server.port, path,
                         headers={"Cookie": f"token={cookie}", "Origin": origin})
 
 
@@ -172,7 +175,8 @@ def test_sessions_not_signed_in_are_capped_per_address(server, sessions):
     address = next(_addresses)
     opened = [Polling(server, "", address) for _ in range(PENDING_PER_ADDRESS + 1)]
     sessions.extend(opened)
-    assert [p.status for p in opened] == [200] * PENDING_PER_ADDRESS + [401]  # Engine.IO: "rejected"
+    # Engine.IO answers a refused connection 401.
+    assert [p.status for p in opened] == [200] * PENDING_PER_ADDRESS + [401]
     other = Polling(server, "", next(_addresses))  # another address is not affected
     sessions.append(other)
     assert other.status == 200

@@ -70,4 +70,6 @@ def _load_floor(user_id):
 
 
 def _save_floor(user_id, floor, kept_session):
-    User.objects(id=user_id).update_one(set__sessions_ended_at=floor, set__kept_session=kept_session)
+    User.objects(id=user_id).update_one(
+        set__sessions_ended_at=floor, set__kept_session=kept_session
+    )
