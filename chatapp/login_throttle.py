@@ -11,13 +11,19 @@ Counters live in the rate limits' `limits` storage (chatapp/ratelimit.py): this 
 memory, or Redis when configured, so every worker counts against the same budget. Two counters
 per key: failures (forgotten `forget_after` seconds after the first), and a "blocked" counter
 whose expiry is the wait. Keys are bounded: the caller validates the username (at most 64
-characters) before it becomes part of a key; counters expire.
+characters) before it becomes part of a key; counters expire. A storage that fails (Redis down)
+fails open, as the rate limits do: logins go on, unthrottled, with one log line a minute.
 """
 
+import logging
 import math
 import time
 
+from limits.errors import StorageError
+
 from chatapp.errors import TooManyRequests
+
+log = logging.getLogger(__name__)
 
 PREFIX = "login-throttle"
 
@@ -38,11 +44,15 @@ class LoginThrottle:
 
     def check(self, username, address):
         """Raise TooManyRequests if this username from this address, or this address, must wait."""
-        waits = [
-            self.storage.get_expiry(key + "/blocked") - time.time()
-            for key in self.keys(username, address)
-            if key is not None and self.storage.get(key + "/blocked") > 0
-        ]
+        try:
+            waits = [
+                self.storage.get_expiry(key + "/blocked") - time.time()
+                for key in self.keys(username, address)
+                if key is not None and self.storage.get(key + "/blocked") > 0
+            ]
+        except StorageError as error:
+            self._storage_failed(error)
+            return
         if waits:
             wait = max(1, math.ceil(max(waits)))
             raise TooManyRequests(
@@ -52,15 +62,29 @@ class LoginThrottle:
     def failed(self, username, address):
         """Count one failure against both keys (only the address one without a valid username)."""
         pair, per_address = self.keys(username, address)
-        if pair is not None:
-            self._fail(pair, self.free)
-        self._fail(per_address, self.free_per_address)
+        try:
+            if pair is not None:
+                self._fail(pair, self.free)
+            self._fail(per_address, self.free_per_address)
+        except StorageError as error:
+            self._storage_failed(error)
 
     def succeeded(self, username, address):
         """A right password from this address: its (username, address) failures are forgiven."""
         pair, _ = self.keys(username, address)
-        if pair is not None:
-            self.storage.clear(pair + "/failures")
+        try:
+            if pair is not None:
+                self.storage.clear(pair + "/failures")
+        except StorageError as error:
+            self._storage_failed(error)
+
+    _last_failure_logged = 0.0
+
+    def _storage_failed(self, error):
+        now = time.monotonic()
+        if now - self._last_failure_logged > 60:
+            self._last_failure_logged = now
+            log.error("Failed logins are not counted: their storage failed (%s)", error)
 
     def _fail(self, key, free):
         failures = self.storage.incr(key + "/failures", self.forget_after)

@@ -146,3 +146,18 @@ def test_a_full_bcrypt_queue_answers_503_at_once(app, api, client, monkeypatch):
     assert results == [200, 200]
     # The 503 was not a failure: nobody's counters moved.
     assert login(client, "patient", PASSWORD, OWNER).status_code == 200
+
+
+def test_a_failing_counter_storage_lets_logins_through(app, api, client, throttle, monkeypatch):
+    """Fail open, as the rate limits do (Redis down): logins go on, unthrottled."""
+    from limits.errors import StorageError
+
+    api.register(client, username="during-outage")
+
+    def broken(*args, **kwargs):
+        raise StorageError(ConnectionError("redis down"))
+
+    for name in ("get", "incr", "clear", "get_expiry"):
+        monkeypatch.setattr(throttle.storage, name, broken)
+    assert login(client, "during-outage", "wrong", OWNER).status_code == 400
+    assert login(client, "during-outage", PASSWORD, OWNER).status_code == 200
