@@ -1,8 +1,6 @@
 """The session store in Redis: a logout in one worker is refused by every other at once, and
 entries expire with their tokens. Needs redis-server (skipped without it)."""
 
-import shutil
-import subprocess
 import time
 
 import pytest
@@ -11,36 +9,13 @@ from chatapp.security import Claims
 from chatapp.sessions import RedisRevocationStore, Sessions, redis_client
 from tests.helpers.live_server import free_port
 
-redis = pytest.importorskip("redis")
 
-
-@pytest.fixture(scope="module")
-def redis_server_client(tmp_path_factory):
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("needs redis-server on PATH")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path_factory.mktemp("redis"))],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        yield client
-    finally:
-        client.close()
-        process.terminate()
-        process.wait(10)
+@pytest.fixture
+def redis_server_client(redis_url):
+    """A client of an empty database on the suite's redis-server."""
+    client = redis_client(redis_url, timeout=1.0)
+    yield client
+    client.close()
 
 
 def claims(user="u1", session="s1", issued_at=None, expires_in=60):
@@ -50,7 +25,6 @@ def claims(user="u1", session="s1", issued_at=None, expires_in=60):
 
 
 def test_a_logout_in_one_worker_is_refused_by_another(redis_server_client):
-    redis_server_client.flushdb()
     worker_a = Sessions(RedisRevocationStore(redis_server_client))
     worker_b = Sessions(RedisRevocationStore(redis_server_client))
     token = claims()
@@ -66,7 +40,6 @@ def test_a_logout_in_one_worker_is_refused_by_another(redis_server_client):
 
 
 def test_ending_other_sessions_reaches_every_worker(redis_server_client):
-    redis_server_client.flushdb()
     worker_a = Sessions(RedisRevocationStore(redis_server_client))
     worker_b = Sessions(RedisRevocationStore(redis_server_client))
     kept = claims(session="kept", issued_at=time.time() - 5)
@@ -77,7 +50,6 @@ def test_ending_other_sessions_reaches_every_worker(redis_server_client):
 
 
 def test_entries_expire_with_their_tokens(redis_server_client):
-    redis_server_client.flushdb()
     store = RedisRevocationStore(redis_server_client)
     store.revoke("s1", until=time.time() + 60)
     ttl = redis_server_client.ttl("chatapp:sessions:revoked:s1")

@@ -6,7 +6,7 @@ import logging
 import pytest
 from socketio import packet
 
-from chatapp.realtime.presence import presence
+from chatapp.realtime import cluster
 from tests.helpers.chat import received, send
 
 
@@ -26,7 +26,7 @@ def test_a_client_emitting_disconnect_stays_signed_in_and_online(app, api, conne
     alice_socket.emit("disconnect", "client namespace disconnect")
     alice_socket.emit("connect", {"token": "x"})
     assert received(bob_socket, "getOnlineUsers") == []  # nobody saw alice go offline
-    assert alice_user["_id"] in presence.online_user_ids()
+    assert alice_user["_id"] in app.extensions[cluster.PRESENCE].online_user_ids()
     assert send(bob, alice_user["_id"], "still there?").status_code == 201
     assert [m["message"] for m in received(alice_socket, "newMessage")] == ["still there?"]
 
@@ -40,7 +40,7 @@ def test_internal_and_unknown_event_names_reach_no_handler(app, api, connect, ev
     ack = socket.emit(event, "eio-sid-of-someone", alice.get_cookie("token").value, callback=True)
     assert ack is None  # no handler answered
     assert socket.get_received() == []  # and nothing admitted it
-    assert alice_user["_id"] not in presence.online_user_ids()
+    assert alice_user["_id"] not in app.extensions[cluster.PRESENCE].online_user_ids()
     assert errors_logged() == []
 
 

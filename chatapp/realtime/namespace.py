@@ -14,8 +14,8 @@ from flask_socketio import ConnectionRefusedError, Namespace
 
 from chatapp import auth, db, ratelimit, validation
 from chatapp.errors import InvalidInput, NotAuthenticated, client_error
-from chatapp.realtime import events, guard, websocket
-from chatapp.realtime.presence import PresenceBroadcaster, presence
+from chatapp.realtime import cluster, events, guard, websocket
+from chatapp.realtime.presence import PresenceBroadcaster
 from chatapp.realtime.socket_sessions import socket_sessions
 from chatapp.realtime.upgrade_login import UpgradeLogin
 from chatapp.services import conversations, messages, typing_indicators
@@ -86,7 +86,7 @@ def current_user_id(*, still_exists=False):
     With `still_exists`, also checks the account was not deleted since (as every HTTP call does);
     used before writes, so a deleted user's open tab cannot go on sending.
     """
-    user_id = presence.user_of(request.sid)
+    user_id = current_app.extensions[cluster.PRESENCE].user_of(request.sid)
     if user_id is None or (still_exists and not user_exists(user_id)):
         raise NotAuthenticated(auth.NOT_AUTHENTICATED)
     claims = socket_sessions.claims(request.sid)
@@ -102,8 +102,9 @@ class ChatNamespace(Namespace):
     Handlers parse the payload and call one service; events go out via `events` only.
     """
 
-    def __init__(self, namespace, broadcaster, app):
+    def __init__(self, namespace, presence, broadcaster, app):
         super().__init__(namespace)
+        self.presence = presence
         self.broadcaster = broadcaster
         self.app = app
         self.upgrades = UpgradeLogin(self, app)
@@ -140,7 +141,8 @@ class ChatNamespace(Namespace):
         out), so one account cannot make everyone's online list churn.
         """
         most = self.app.config["SOCKETS_PER_USER_MAX"]  # 0: no cap
-        if most and presence.socket_count(user_id) >= most:
+        # Counted in this worker: with several, each holds its own sockets.
+        if most and self.presence.socket_count(user_id) >= most:
             raise ConnectionRefusedError("too many open sockets for this user")
         if not ratelimit.allowed("SOCKET_CONNECT_LIMIT", user_id):
             raise ConnectionRefusedError("too many connections for this user; try again later")
@@ -151,16 +153,19 @@ class ChatNamespace(Namespace):
         self._start_sweep()
         self.socketio.server.enter_room(sid, events.user_room(user_id), namespace=self.namespace)
         self.socketio.server.enter_room(sid, events.SIGNED_IN_ROOM, namespace=self.namespace)
-        came_online = presence.add(user_id, sid)
+        # Started with the first socket: only a worker with sockets has anyone to tell.
+        self.presence.start(self.broadcaster.changed, self.socketio.start_background_task,
+                            self.socketio.sleep)
+        came_online = self.presence.add(user_id, sid)
         # The new socket always gets the current list at once, whatever else is coalesced.
-        events.emit_online_users(presence.online_user_ids(), to=sid)
+        events.emit_online_users(self.presence.online_user_ids(), to=sid)
         if came_online:
             self.broadcaster.changed(skip_sid=sid)
 
     def on_disconnect(self, reason=None):
         self.upgrades.forget(request.sid)
         socket_sessions.remove(request.sid)
-        _, went_offline = presence.remove(request.sid)
+        _, went_offline = self.presence.remove(request.sid)
         if went_offline:
             self.broadcaster.changed()
 
@@ -252,7 +257,7 @@ def origin_checker(allowed_origins):
 
 def init_app(app, socketio):
     """Register the namespace and wire presence broadcasts to this app's Socket.IO server."""
-    presence.clear()
+    presence = cluster.presence_for(app)
     socket_sessions.clear()
     broadcaster = PresenceBroadcaster(
         presence,
@@ -262,7 +267,7 @@ def init_app(app, socketio):
     )
     broadcaster.window = app.config["PRESENCE_BROADCAST_WINDOW_MS"] / 1000.0
     # After socketio.init_app: registered earlier, it would bind to a previous app's server.
-    namespace = ChatNamespace(events.NAMESPACE, broadcaster, app)
+    namespace = ChatNamespace(events.NAMESPACE, presence, broadcaster, app)
     socketio.on_namespace(namespace)
     socketio.on_error_default(socket_error)
     namespace.upgrades.origin_allowed = socketio.server.eio.cors_allowed_origins
