@@ -110,3 +110,16 @@ def test_a_pending_socket_claiming_a_victim_does_not_use_up_the_victims_limits(a
     for _ in range(5):  # anyone may open sockets that claim to be the victim
         connect(query_string=f"userId={victim['_id']}")
     assert connect(victim_client).is_connected()
+
+
+def test_the_cap_on_sessions_not_signed_in_counts_each_client_behind_the_proxy(make_app):
+    app = make_app(TRUSTED_PROXY_HOPS=1, SOCKET_PENDING_PER_ADDRESS=1)
+    client = app.test_client()
+
+    def handshake(address):
+        return client.get("/socket.io/?EIO=4&transport=polling",
+                          headers={"X-Forwarded-For": address}).status_code
+
+    assert handshake("203.0.113.1") == 200
+    assert handshake("203.0.113.2") == 200  # another client behind the same proxy
+    assert handshake("203.0.113.1") == 401  # the first one's second session
