@@ -27,8 +27,11 @@ def hash_password(password, rounds):
 
 def check_password(password, hashed):
     """True when `password` matches the bcrypt hash (also the `$2a$`/`$2b$` hashes of bcryptjs)."""
+    # bcryptjs hashed only the first 72 bytes of a longer password, and compares the same way;
+    # Python's bcrypt refuses longer input instead. Registration here refuses them, so only
+    # accounts made on the Node backend can have one.
     try:
-        return _off_loop(bcrypt.checkpw, password.encode(), hashed.encode())
+        return _off_loop(bcrypt.checkpw, password.encode()[:BCRYPT_MAX_BYTES], hashed.encode())
     except ValueError:  # not a bcrypt hash at all
         return False
 
@@ -61,15 +64,17 @@ def create_token(user_id, secret, max_age_seconds):
     """A token with the Node backend's claim (`userId`), so either backend accepts the other's,
     plus a `jti` naming this login's session (what logout revokes).
 
-    `iat` keeps its fraction of a second, so "tokens issued before now" (a user ending their
-    other sessions) is exact; it is still a JSON number, which jsonwebtoken accepts.
+    `iat` and `exp` are whole seconds, `exp - iat` the lifetime, as jsonwebtoken writes them;
+    `iatMs` is the issue time in milliseconds, so "tokens issued before now" (a user ending
+    their other sessions) is exact within the second too.
     """
     now = time.time()
     claims = {
         "userId": str(user_id),
-        "iat": round(now, 3),
+        "iat": int(now),
         "exp": int(now) + max_age_seconds,
         "jti": secrets.token_urlsafe(16),
+        "iatMs": int(now * 1000),
     }
     return jwt.encode(claims, secret, algorithm=JWT_ALGORITHM)
 
@@ -122,6 +127,9 @@ def _verify(token, secret):
     issued_at = claims.get("iat", 0)
     if isinstance(issued_at, bool) or not isinstance(issued_at, (int, float)):
         raise InvalidToken("iat claim is not a number")
+    issued_ms = claims.get("iatMs")
+    if type(issued_ms) is int and int(issued_at) == issued_ms // 1000:
+        issued_at = issued_ms / 1000  # ours: the same second, to the millisecond
     return Claims(
         user_id=user_id,
         session_id=jti if jti is not None else legacy_session_id(token),

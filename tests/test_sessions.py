@@ -41,7 +41,8 @@ def test_a_stolen_token_is_refused_after_its_owner_logs_out(app, api):
 def test_new_tokens_name_their_session(app, api):
     alice, _ = api.user()
     claims = jwt.decode(token_of(alice), app.config["JWT_SECRET_KEY"], algorithms=["HS256"])
-    assert set(claims) == {"userId", "iat", "exp", "jti"}
+    assert set(claims) == {"userId", "iat", "exp", "jti", "iatMs"}
+    assert claims["iatMs"] // 1000 == claims["iat"]
 
 
 def test_logout_closes_the_sockets_of_that_session_only(app, api, connect):
@@ -90,7 +91,7 @@ def test_ending_other_sessions_keeps_this_one(app, api, connect):
     assert api.login(elsewhere, user["username"]).status_code == 200
     stolen = node_token(app, user["_id"])  # even a Node-issued token of theirs
     here_socket, elsewhere_socket = connect(here), connect(elsewhere)
-    time.sleep(0.01)  # sessions issued before the call end; iat has millisecond precision
+    time.sleep(0.01)  # sessions issued before the call end (iatMs: to the millisecond)
     response = here.post("/api/v1/user/logout-others")
     assert response.status_code == 200 and response.get_json()["success"] is True
     assert here.get("/api/v1/user/").status_code == 200
