@@ -11,6 +11,7 @@ NAMESPACE = "/"
 # The events a client may send; any other name (connect, disconnect, a handler's internals, a
 # number) never reaches a handler (`packets.ChatPacket` renames it to IGNORED_EVENT).
 CLIENT_EVENTS = frozenset({"sendMessage", "typing", "markRead"})
+CLIENT_EVENTS |= {"sendGroupMessage", "markGroupRead"}  # group conversations (docs/groups.md)
 IGNORED_EVENT = "\x00ignored"
 
 
