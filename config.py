@@ -88,6 +88,25 @@ class Config:
     SOCKET_TRUST_QUERY_USER_ID = _env_bool("SOCKET_TRUST_QUERY_USER_ID", False)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
+    # Edits, deletions, reactions, blocks, profiles and search (docs/api.md).
+    # How long after sending a message its sender may edit it, seconds; 0: no limit.
+    EDIT_WINDOW_SECONDS = _env_int("EDIT_WINDOW_SECONDS", 0)
+    # Edits and deletions together, reactions added or removed, searches, profile and password
+    # changes with blocks and unblocks: per user, over HTTP and Socket.IO.
+    EDIT_RATE_LIMIT = os.environ.get("EDIT_RATE_LIMIT", "5 per second;60 per minute")
+    REACTION_RATE_LIMIT = os.environ.get("REACTION_RATE_LIMIT", "10 per second;120 per minute")
+    SEARCH_RATE_LIMIT = os.environ.get("SEARCH_RATE_LIMIT", "2 per second;30 per minute")
+    PROFILE_RATE_LIMIT = os.environ.get("PROFILE_RATE_LIMIT", "10 per minute")
+    # Different emojis one message may carry (each from any number of people).
+    REACTION_MAX_DISTINCT = _env_int("REACTION_MAX_DISTINCT", 20)
+    # Users one person may block.
+    BLOCK_MAX = _env_int("BLOCK_MAX", 1000)
+    # One search request reads at most this many of the caller's newest messages (older than
+    # `before`); beyond them it answers with a cursor to continue from.
+    SEARCH_SCAN_LIMIT = _env_int("SEARCH_SCAN_LIMIT", 5000)
+    SEARCH_PAGE_SIZE = _env_int("SEARCH_PAGE_SIZE", 20)
+    SEARCH_MAX_PAGE_SIZE = _env_int("SEARCH_MAX_PAGE_SIZE", 50)
+
 class ProductionConfig(Config):
     ENV_NAME = "production"
     COOKIE_SECURE = _env_bool("COOKIE_SECURE", True)

@@ -57,12 +57,15 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
-    from chatapp.api import conversations, health, messages, users, web
+    from chatapp.api import conversations, health, message_actions, messages, profiles, search
+    from chatapp.api import users, web
 
     app.register_blueprint(users.blueprint)
     app.register_blueprint(messages.blueprint)
     app.register_blueprint(conversations.blueprint)
     app.register_blueprint(health.blueprint)
+    for feature in (message_actions, search, profiles):  # docs/api.md
+        app.register_blueprint(feature.blueprint)
     if app.config["ENV_NAME"] != "production":
         app.register_blueprint(web.blueprint)  # the demo client at `/`: development only
 

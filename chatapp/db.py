@@ -4,11 +4,11 @@ import logging
 
 import mongoengine
 
-from chatapp.models import Conversation, Message, User
+from chatapp.models import Block, Conversation, Message, Reaction, User
 
 log = logging.getLogger(__name__)
 
-DOCUMENTS = (User, Conversation, Message)
+DOCUMENTS = (User, Conversation, Message, Reaction, Block)
 
 # Called whenever this process starts over with another (or an emptied) database, so that
 # nothing remembered about the old one survives: see `on_reset`.

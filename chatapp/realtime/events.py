@@ -57,3 +57,42 @@ def emit_online_users(user_ids, to=None, skip_sid=None):
         "getOnlineUsers", list(user_ids), to=to or SIGNED_IN_ROOM, skip_sid=skip_sid,
         namespace=NAMESPACE,
     )
+
+
+# --- edits, reactions, blocks, profiles (docs/api.md) -------------------------------------------
+
+def _rooms(user_ids):
+    return [user_room(user_id) for user_id in user_ids]
+
+
+def emit_message_updated(user_ids, message):
+    """`messageUpdated` (the message JSON with `editedAt`, plus `conversationId`) to every tab of
+    every member of the message's conversation, after an edit."""
+    socketio.emit("messageUpdated", message, to=_rooms(user_ids), namespace=NAMESPACE)
+
+
+def emit_message_deleted(user_ids, message):
+    """`messageDeleted` (the tombstone: `message: ""`, `deletedAt`, plus `conversationId`) to every
+    tab of every member of the message's conversation."""
+    socketio.emit("messageDeleted", message, to=_rooms(user_ids), namespace=NAMESPACE)
+
+
+def emit_reactions_updated(user_id, update):
+    """`reactionsUpdated {messageId, conversationId, reactions}` to every tab of `user_id`.
+
+    One per member: each gets their own view (`reacted` says whether that member reacted)."""
+    socketio.emit("reactionsUpdated", update, to=user_room(user_id), namespace=NAMESPACE)
+
+
+def emit_user_updated(user):
+    """`userUpdated` (the user as `GET /api/v1/user/` lists them) to every signed-in socket: the
+    user list is public to every signed-in user, so everyone's sidebar may show the change."""
+    socketio.emit("userUpdated", user, to=SIGNED_IN_ROOM, namespace=NAMESPACE)
+
+
+def emit_online_users_to_user(user_id, user_ids, skip_sid=None):
+    """`getOnlineUsers` to every tab of one user: their own list, filtered by blocks."""
+    socketio.emit(
+        "getOnlineUsers", list(user_ids), to=user_room(user_id), skip_sid=skip_sid,
+        namespace=NAMESPACE,
+    )

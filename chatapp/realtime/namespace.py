@@ -17,10 +17,12 @@ from werkzeug.http import parse_cookie
 from chatapp import ratelimit
 from chatapp.api.auth import TOKEN_COOKIE, authenticate
 from chatapp.errors import ApiError, InvalidInput, NotAuthenticated
-from chatapp.realtime import events
+from chatapp.realtime import events, visibility
 from chatapp.realtime.presence import PresenceBroadcaster, presence
 from chatapp.realtime.upgrade_auth import PENDING_SECONDS, UpgradeAuthenticator, UpgradeMiddleware
-from chatapp.services import conversations, messages, typing_indicators
+from chatapp.services import (
+    blocks, conversations, message_edits, messages, reactions, typing_indicators,
+)
 from chatapp.services.users import user_exists
 from chatapp.validation import is_object_id
 
@@ -140,8 +142,10 @@ class ChatNamespace(Namespace):
         self.socketio.server.enter_room(sid, events.user_room(user_id), namespace=self.namespace)
         self.socketio.server.enter_room(sid, events.SIGNED_IN_ROOM, namespace=self.namespace)
         came_online = presence.add(user_id, sid)
+        if came_online:  # before their first list: whom their blocks hide
+            visibility.user_came_online(user_id, blocks.hidden_ids(user_id))
         # The new socket always gets the current list at once, whatever else is coalesced.
-        events.emit_online_users(presence.online_user_ids(), to=sid)
+        visibility.send_online_users(presence.online_user_ids(), to=sid)
         if came_online:
             self.broadcaster.changed(skip_sid=sid)
 
@@ -174,8 +178,9 @@ class ChatNamespace(Namespace):
         eio_sid = self._eio_sid(request.sid)
         if eio_sid is not None:
             self.upgrades.forget(eio_sid)
-        _, went_offline = presence.remove(request.sid)
+        user_id, went_offline = presence.remove(request.sid)
         if went_offline:
+            visibility.user_went_offline(user_id)
             self.broadcaster.changed()
 
     @acknowledged
@@ -220,6 +225,45 @@ class ChatNamespace(Namespace):
             current_user_id(still_exists=True), data.get("otherUserId"), data.get("messageId")
         )
 
+    # --- edits and reactions (docs/api.md): as their HTTP calls, acknowledged -------------------
+
+    @acknowledged
+    def on_editMessage(self, *args):
+        """`editMessage {messageId, message}`: as `PATCH /api/v1/message/<messageId>`."""
+        user_id = current_user_id(still_exists=True)
+        ratelimit.check("EDIT_RATE_LIMIT", user_id, "edits")
+        data = payload(args)
+        config = current_app.config
+        edited = message_edits.edit_message(
+            user_id, data.get("messageId"), data.get("message"),
+            max_length=config["MAX_MESSAGE_LENGTH"],
+            edit_window_seconds=config["EDIT_WINDOW_SECONDS"],
+        )
+        return {"message": edited}
+
+    @acknowledged
+    def on_deleteMessage(self, *args):
+        """`deleteMessage {messageId}`: as `DELETE /api/v1/message/<messageId>`."""
+        user_id = current_user_id(still_exists=True)
+        ratelimit.check("EDIT_RATE_LIMIT", user_id, "edits")
+        data = payload(args)
+        return {"message": message_edits.delete_message(user_id, data.get("messageId"))}
+
+    @acknowledged
+    def on_react(self, *args):
+        """`react {messageId, emoji, remove?}`: as `POST`/`DELETE .../<messageId>/reactions`."""
+        user_id = current_user_id(still_exists=True)
+        ratelimit.check("REACTION_RATE_LIMIT", user_id, "reactions")
+        data = payload(args)
+        if data.get("remove") is True:
+            view = reactions.remove_reaction(user_id, data.get("messageId"), data.get("emoji"))
+        else:
+            view = reactions.add_reaction(
+                user_id, data.get("messageId"), data.get("emoji"),
+                max_distinct=current_app.config["REACTION_MAX_DISTINCT"],
+            )
+        return {"messageId": data.get("messageId"), "reactions": view}
+
 
 def origin_checker(allowed_origins):
     """Engine.IO's origin check: the configured origins, or the page's own origin.
@@ -242,9 +286,10 @@ def origin_checker(allowed_origins):
 def init_app(app, socketio):
     """Register the namespace and wire presence broadcasts to this app's Socket.IO server."""
     presence.clear()
+    visibility.visibility.clear()
     broadcaster = PresenceBroadcaster(
         presence,
-        send=events.emit_online_users,
+        send=visibility.send_online_users,  # one broadcast, filtered lists for users with blocks
         start_task=socketio.start_background_task,
         sleep=socketio.sleep,
     )

@@ -48,6 +48,15 @@ class Presence:
         with self._lock:
             return self._user_by_socket.get(sid)
 
+    def sockets_of(self, user_id):
+        """The sockets of `user_id` (empty when offline)."""
+        with self._lock:
+            return list(self._sockets_by_user.get(user_id, ()))
+
+    def is_online(self, user_id):
+        with self._lock:
+            return user_id in self._sockets_by_user
+
     def online_user_ids(self):
         with self._lock:
             return list(self._sockets_by_user)

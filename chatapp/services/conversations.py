@@ -118,8 +118,9 @@ def mark_read(reader_id, other_id, message_id=None):
     previous_marker = ((previous or {}).get("readMarkers") or {}).get(str(reader))
     marker = max(previous_marker, target) if previous_marker is not None else target
     # Recounted, not zeroed: reading up to an older message leaves the later ones unread.
+    # Deleted messages (services.message_edits) are not unread.
     unread = Message.objects(
-        conversation_id=conversation_id, sender_id=other, id__gt=marker
+        conversation_id=conversation_id, sender_id=other, id__gt=marker, deleted_at=None
     ).count()
     Conversation.objects(id=conversation_id).update_one(
         __raw__={"$set": {f"unreadCounts.{reader}": unread}}

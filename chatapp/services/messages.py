@@ -11,6 +11,7 @@ from chatapp.clock import utc_now
 from chatapp.errors import Conflict, InvalidInput, NotFoundError, PayloadTooLarge
 from chatapp.models import Conversation, Message
 from chatapp.realtime import events
+from chatapp.services import blocks, reactions
 from chatapp.services.users import user_exists
 from chatapp.validation import object_id, string_field
 
@@ -46,6 +47,7 @@ def send_message(
         raise InvalidInput("You cannot send a message to yourself")
     if not user_exists(receiver):
         raise NotFoundError("Receiver not found")
+    blocks.check_can_message(sender, receiver)  # 403 when a block stands between them
 
     conversation_id = get_or_create_conversation(sender, receiver)
     now = utc_now()
@@ -111,6 +113,9 @@ def _first_attempt(sender, receiver, text, client_message_id):
     )
     if first is None:  # the unique index said it exists; it was deleted since
         raise Conflict("clientMessageId was already used")
+    changed_since = first.get("editedAt") is not None or first.get("deletedAt") is not None
+    if changed_since and first.get("receiverId") == receiver:
+        return serializers.message(first)  # sent, then edited or deleted: as it is now
     if first.get("receiverId") != receiver or first.get("message") != text:
         raise Conflict("clientMessageId was already used for a different message")
     return serializers.message(first)
@@ -204,14 +209,19 @@ def list_messages(user_id, other_id, *, limit, before=None, after=None):
         oldest_first = list(messages.find(query, sort=[("_id", 1)], limit=limit + 1))
         page = oldest_first[:limit]
         next_after = str(page[-1]["_id"]) if len(oldest_first) > limit else None
-        return [serializers.message(doc) for doc in page], next_after
+        return _page(page, user), next_after
     if before is not None:
         query["_id"] = {"$lt": before}
     newest_first = list(messages.find(query, sort=[("_id", -1)], limit=limit + 1))
     page = newest_first[:limit]
     next_before = str(page[-1]["_id"]) if len(newest_first) > limit else None
     page.reverse()
-    return [serializers.message(doc) for doc in page], next_before
+    return _page(page, user), next_before
+
+
+def _page(documents, viewer):
+    """History messages in wire format, with their reactions as `viewer` sees them."""
+    return reactions.attach(documents, [serializers.message(doc) for doc in documents], viewer)
 
 
 def _record_sent(conversation_id, receiver, message):
