@@ -124,6 +124,8 @@ class TestConfig(Config):
     REGISTER_LIMIT = ""
     ASYNC_MODE = "threading"
     PRESENCE_BROADCAST_WINDOW_MS = 0
+    # Tests that exercise these limits set their own.
+    EDIT_RATE_LIMIT = REACTION_RATE_LIMIT = SEARCH_RATE_LIMIT = PROFILE_RATE_LIMIT = ""
 
 
 def config_from_env():

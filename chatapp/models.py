@@ -126,12 +126,14 @@ class Block(Document):
     blocker_id = ObjectIdField(db_field="blockerId", required=True)
     blocked_id = ObjectIdField(db_field="blockedId", required=True)
     created_at = DateTimeField(db_field="createdAt", default=utc_now)
+    # An ObjectId made at blocking: orders the list newest first, even within one millisecond.
+    seq = ObjectIdField(required=True)
 
     meta = {
         "collection": "blocks",
         "strict": False,
         "indexes": [
-            {"fields": ["blocker_id", "-created_at"]},  # the blocker's list, newest first
+            {"fields": ["blocker_id", "-seq"]},  # the blocker's list, newest first
             {"fields": ["blocked_id"]},  # who blocked this user (presence filtering)
         ],
     }

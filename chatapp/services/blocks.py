@@ -7,6 +7,7 @@ document per (blocker, blocked), `_id` "<blockerId>:<blockedId>", so the questio
 block between a and b" is one lookup by `_id`.
 """
 
+from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from chatapp import serializers
@@ -46,7 +47,7 @@ def block_user(blocker_id, blocked_id, *, max_blocks):
     now = utc_now()
     try:
         collection.insert_one(
-            {"_id": key, "blockerId": blocker, "blockedId": blocked, "createdAt": now}
+            {"_id": key, "blockerId": blocker, "blockedId": blocked, "createdAt": now, "seq": ObjectId()}
         )
     except DuplicateKeyError:  # a concurrent request blocked them first
         return _listed(blocked, now), False
@@ -74,7 +75,7 @@ def list_blocked(blocker_id):
     blocker = object_id(str(blocker_id), "user id")
     blocks = list(
         Block._get_collection().find(
-            {"blockerId": blocker}, {"blockedId": 1, "createdAt": 1}, sort=[("createdAt", -1)]
+            {"blockerId": blocker}, {"blockedId": 1, "createdAt": 1}, sort=[("seq", -1)]
         )
     )
     users = {
