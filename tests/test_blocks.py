@@ -167,3 +167,24 @@ def test_messages_before_the_block_stay_in_history(api):
     sent(alice, bob_user["_id"], "before")
     block(bob, alice_user["_id"])
     assert [m["message"] for m in bob.get(f"/api/v1/message/{alice_user['_id']}").get_json()] == ["before"]
+
+
+def test_across_a_block_no_reactions_or_edits_reach_the_other_side_but_deleting_works(api, connect):
+    alice, alice_user = api.user()
+    bob, bob_user = api.user()
+    from_alice = sent(alice, bob_user["_id"], "before the block")
+    from_bob = sent(bob, alice_user["_id"], "mine")
+    assert alice.post(f"/api/v1/message/{from_bob['_id']}/reactions", json={"emoji": "👍"}).status_code == 200
+    block(bob, alice_user["_id"])
+    bob_tab = connect(bob)
+    bob_tab.get_received()
+    response = alice.post(f"/api/v1/message/{from_bob['_id']}/reactions", json={"emoji": "🎉"})
+    assert response.status_code == 403
+    assert response.get_json()["message"] == "You cannot send messages to this user."
+    response = alice.patch(f"/api/v1/message/{from_alice['_id']}", json={"message": "after"})
+    assert response.status_code == 403
+    assert received(bob_tab, "messageUpdated") == [] and received(bob_tab, "reactionsUpdated") == []
+    # Taking things away is always allowed.
+    assert alice.delete(f"/api/v1/message/{from_bob['_id']}/reactions", json={"emoji": "👍"}).status_code == 200
+    assert alice.delete(f"/api/v1/message/{from_alice['_id']}").status_code == 200
+    assert len(received(bob_tab, "messageDeleted")) == 1

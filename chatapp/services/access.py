@@ -49,7 +49,8 @@ def message_for_member(user_id, message_id):
     if conversation is None:
         # A message the Node backend wrote before `migrate-node-data` gave it a conversation:
         # its sender and receiver are its members.
-        conversation = {"_id": None, "participants": [message["senderId"], message["receiverId"]]}
+        participants = [message["senderId"], message["receiverId"]]
+        conversation = {"_id": None, "pairKey": "legacy", "participants": participants}
     if not is_member(conversation, user):
         raise NotFoundError(MESSAGE_NOT_FOUND)
     return message, conversation

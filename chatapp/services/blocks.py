@@ -115,6 +115,18 @@ def check_can_message(sender, receiver):
     raise Forbidden(CANNOT_MESSAGE)
 
 
+def check_can_reach(user, conversation):
+    """For edits and reactions, which notify the other side: in a pair conversation, raise
+    Forbidden as `check_can_message` does when a block stands between the two. (Deleting one's
+    own message stays allowed: it only takes something away.) Group conversations decide their
+    own rule."""
+    if not conversation.get("pairKey"):
+        return
+    others = [member for member in conversation.get("participants") or [] if str(member) != str(user)]
+    if len(others) == 1:
+        check_can_message(user, others[0])
+
+
 def check_can_add(adder, user):
     """For group conversations: raise Forbidden when a block stands between `adder` and `user`."""
     if blocked_between(adder, user) is not None:

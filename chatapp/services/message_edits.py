@@ -7,7 +7,7 @@ from chatapp.clock import utc_now
 from chatapp.errors import Conflict, Forbidden, InvalidInput, PayloadTooLarge
 from chatapp.models import Conversation, Message, Reaction
 from chatapp.realtime import events
-from chatapp.services import access
+from chatapp.services import access, blocks
 from chatapp.validation import string_field
 
 SUMMARY_LENGTH = 200  # as services.messages cuts a conversation's lastMessage
@@ -28,6 +28,7 @@ def edit_message(user_id, message_id, text, *, max_length, edit_window_seconds=0
     _check_sender(message, user_id, "edit")
     if message.get("deletedAt") is not None:
         raise Conflict(DELETED)
+    blocks.check_can_reach(message["senderId"], conversation)
     if edit_window_seconds > 0 and utc_now() - message["createdAt"] > timedelta(
         seconds=edit_window_seconds
     ):

@@ -17,7 +17,7 @@ from chatapp.clock import utc_now
 from chatapp.errors import Conflict, InvalidInput
 from chatapp.models import Message, Reaction
 from chatapp.realtime import events
-from chatapp.services import access
+from chatapp.services import access, blocks
 from chatapp.services.message_edits import DELETED
 from chatapp.validation import object_id
 
@@ -34,6 +34,7 @@ def add_reaction(user_id, message_id, emoji, *, max_distinct):
     if message.get("deletedAt") is not None:
         raise Conflict(DELETED)
     user = message_user(user_id)
+    blocks.check_can_reach(user, conversation)
     current = _reactions_of(message["_id"])
     if any(r["userId"] == user and r["emoji"] == emoji for r in current):
         return view(current, user)
