@@ -15,6 +15,11 @@ def string_field(value, name, *, required=True):
         return None
     if not isinstance(value, str):
         raise InvalidInput(f"{name} must be a string")
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:  # a lone surrogate ("\ud800" in JSON): BSON cannot store it
+            raise InvalidInput(f"{name} must be valid Unicode text") from None
     return value
 
 

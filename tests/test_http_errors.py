@@ -226,3 +226,20 @@ def test_a_chunked_body_within_max_content_length_is_read_whole(app, client):
         "confirmPassword": "secret1", "gender": "male",
     }).encode()
     assert _post_chunked(client, "/api/v1/user/register", body).status_code == 201
+
+
+def test_a_lone_surrogate_in_any_text_is_a_400_not_a_500(api):
+    """JSON may carry "\\ud800", which Python decodes but BSON cannot store."""
+    alice, _ = api.user()
+    _, bob = api.user()
+    bad = '{"message": "x\\ud800"}'
+    response = alice.post(f"/api/v1/message/send/{bob['_id']}", data=bad, content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json() == {"message": "message must be valid Unicode text", "success": False}
+    sent = alice.post(f"/api/v1/message/send/{bob['_id']}", json={"message": "ok"}).get_json()["newMessage"]
+    response = alice.patch(f"/api/v1/message/{sent['_id']}", data=bad, content_type="application/json")
+    assert response.status_code == 400
+    response = alice.patch("/api/v1/user/me", data='{"fullName": "x\\ud800"}', content_type="application/json")
+    assert response.status_code == 400
+    response = api.register(fullName="x\ud800")
+    assert response.status_code == 400

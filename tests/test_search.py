@@ -137,6 +137,7 @@ def test_one_request_reads_a_bounded_window_and_paging_still_finds_everything(ap
         ({"q": "   "}, 400),
         ({"q": "x" * 201}, 400),
         ({"q": " ".join(f"w{n}" for n in range(11))}, 400),
+        ({"q": "a\x00b"}, 400),
         ({"q": "a", "limit": "0"}, 400),
         ({"q": "a", "limit": "many"}, 400),
         ({"q": "a", "before": "nope"}, 400),

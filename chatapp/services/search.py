@@ -13,6 +13,7 @@ results, or none, and still have a next cursor.
 """
 
 import re
+import unicodedata
 
 from chatapp import serializers
 from chatapp.errors import InvalidInput, NotFoundError
@@ -81,6 +82,8 @@ def query_words(q):
     q = string_field(q, "q")
     if len(q) > QUERY_MAX:
         raise InvalidInput(f"q must be at most {QUERY_MAX} characters")
+    if any(unicodedata.category(ch) == "Cc" and not ch.isspace() for ch in q):
+        raise InvalidInput("q must not contain control characters")  # a NUL ends a regex
     words = []
     seen = set()
     for word in q.split():
