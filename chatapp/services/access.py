@@ -31,7 +31,8 @@ def conversation_ids_of(user):
 
 
 def message_for_member(user_id, message_id):
-    """`(message, conversation)` raw documents, when `user_id` belongs to the message's conversation.
+    """`(message, conversation)` raw documents, when `user_id` belongs to the message's
+    conversation.
 
     Anything else (malformed id, no such message, someone else's conversation) is the same 404,
     so nobody learns which message ids exist elsewhere.

@@ -47,7 +47,13 @@ def block_user(blocker_id, blocked_id, *, max_blocks):
     now = utc_now()
     try:
         collection.insert_one(
-            {"_id": key, "blockerId": blocker, "blockedId": blocked, "createdAt": now, "seq": ObjectId()}
+            {
+                "_id": key,
+                "blockerId": blocker,
+                "blockedId": blocked,
+                "createdAt": now,
+                "seq": ObjectId(),
+            }
         )
     except DuplicateKeyError:  # a concurrent request blocked them first
         return _listed(blocked, now), False
@@ -122,7 +128,8 @@ def check_can_reach(user, conversation):
     own rule."""
     if not conversation.get("pairKey"):
         return
-    others = [member for member in conversation.get("participants") or [] if str(member) != str(user)]
+    members = conversation.get("participants") or []
+    others = [member for member in members if str(member) != str(user)]
     if len(others) == 1:
         check_can_message(user, others[0])
 

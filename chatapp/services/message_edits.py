@@ -45,7 +45,8 @@ def edit_message(user_id, message_id, text, *, max_length, edit_window_seconds=0
     if not result.matched_count:
         raise Conflict(DELETED)
     message.update(message=text, editedAt=now, updatedAt=now)
-    _update_summary(conversation, message["_id"], {"message": text[:SUMMARY_LENGTH], "editedAt": now})
+    summary = {"message": text[:SUMMARY_LENGTH], "editedAt": now}
+    _update_summary(conversation, message["_id"], summary)
     wire = _wire(message)
     # Emitted last: only after every write returned.
     events.emit_message_updated(_member_ids(conversation), wire)
@@ -68,7 +69,10 @@ def delete_message(user_id, message_id):
     now = utc_now()
     result = Message._get_collection().update_one(
         {"_id": message["_id"], "deletedAt": None},
-        {"$set": {"message": "", "deletedAt": now, "updatedAt": now}, "$unset": {"hasReactions": ""}},
+        {
+            "$set": {"message": "", "deletedAt": now, "updatedAt": now},
+            "$unset": {"hasReactions": ""},
+        },
     )
     if not result.matched_count:  # a concurrent deletion won; it sends the event
         message.update(message="", deletedAt=now)
@@ -100,7 +104,8 @@ def _check_sender(message, user_id, verb):
 def _wire(message):
     """The message JSON, plus the id of its conversation (the events' recipients need it)."""
     body = serializers.message(message)
-    body["conversationId"] = str(message["conversationId"]) if message.get("conversationId") else None
+    conversation_id = message.get("conversationId")
+    body["conversationId"] = str(conversation_id) if conversation_id is not None else None
     return body
 
 

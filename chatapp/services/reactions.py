@@ -38,7 +38,8 @@ def add_reaction(user_id, message_id, emoji, *, max_distinct):
     current = _reactions_of(message["_id"])
     if any(r["userId"] == user and r["emoji"] == emoji for r in current):
         return view(current, user)
-    if emoji not in {r["emoji"] for r in current} and len({r["emoji"] for r in current}) >= max_distinct:
+    emojis = {r["emoji"] for r in current}
+    if emoji not in emojis and len(emojis) >= max_distinct:
         raise Conflict(f"A message can carry at most {max_distinct} different reactions")
     try:
         Reaction._get_collection().insert_one(
@@ -116,13 +117,16 @@ def reaction_key(message_id, user, emoji):
 def _reactions_of(message_id):
     return list(
         Reaction._get_collection().find(
-            {"messageId": message_id}, {"userId": 1, "emoji": 1}, sort=[("createdAt", 1), ("_id", 1)]
+            {"messageId": message_id},
+            {"userId": 1, "emoji": 1},
+            sort=[("createdAt", 1), ("_id", 1)],
         )
     )
 
 
 def view(reactions, viewer):
-    """Reaction documents (oldest first) as `viewer` sees them: `[{emoji, count, reacted, userIds}]`."""
+    """Reaction documents (oldest first) as `viewer` sees them:
+    `[{emoji, count, reacted, userIds}]`."""
     by_emoji = {}
     for reaction in reactions:
         by_emoji.setdefault(reaction["emoji"], []).append(reaction["userId"])
