@@ -6,7 +6,7 @@ from bson import ObjectId
 from chatapp import db
 from chatapp.errors import Forbidden
 from chatapp.services import blocks
-from tests.conftest import received, send, sent
+from tests.helpers.chat import received, send, sent
 
 
 def block(client, user_id):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import PASSWORD, received
+from tests.helpers.chat import PASSWORD, received
 
 
 def update(client, **body):

@@ -6,7 +6,7 @@ import pytest
 from bson import ObjectId
 
 from chatapp import db
-from tests.conftest import history, received, sent
+from tests.helpers.chat import history, received, sent
 
 
 def react(client, message_id, emoji):

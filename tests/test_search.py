@@ -4,7 +4,7 @@ first, paged, one bounded window of messages per request."""
 import pytest
 from bson import ObjectId
 
-from tests.conftest import sent
+from tests.helpers.chat import sent
 
 
 def search(client, **params):

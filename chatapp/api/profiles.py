@@ -2,11 +2,11 @@
 
 import logging
 
-from flask import Blueprint, current_app, g, jsonify
+from flask import Blueprint, current_app, g, jsonify, request
 
-from chatapp import ratelimit, serializers
+from chatapp import auth, ratelimit, serializers
 from chatapp.api import json_body
-from chatapp.api.auth import login_required, token_from_request
+from chatapp.api.auth import login_required
 from chatapp.errors import InvalidInput, NotFoundError
 from chatapp.models import User
 from chatapp.services import blocks, profiles
@@ -55,7 +55,10 @@ def change_password():
         if error.message == profiles.WRONG_PASSWORD:
             ratelimit.count("LOGIN_FAILURE_LIMIT", limit_key)
         raise
-    ended = end_other_sessions(g.user_id, token_from_request())
+    token = auth.find_token(
+        cookies=request.cookies, authorization=request.headers.get("Authorization")
+    )
+    ended = end_other_sessions(g.user_id, token)
     return jsonify(
         {"message": "Password changed.", "success": True, "otherSessionsEnded": ended}
     )
