@@ -16,3 +16,27 @@ worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "16384"))
 # POST sent on one as it closes fails, and clients do not retry POSTs. 75 s is longer than the
 # common client pools' idle timeouts, as load balancers do (nginx's default is 75 s too).
 keepalive = int(os.environ.get("KEEPALIVE_SECONDS", "75"))
+
+
+def on_starting(server):
+    """Check the configuration once, in the master, before any worker boots.
+
+    A worker that fails to build the app prints a traceback and gunicorn retries it; a setting
+    that can never work (production without JWT_SECRET_KEY, development on a public address)
+    deserves one clear line and an exit instead.
+    """
+    from dotenv import load_dotenv
+
+    from config import check_config, check_listen_address, config_from_env
+
+    load_dotenv()  # as wsgi.py does: the workers will see the same settings
+    try:
+        config = config_from_env()
+        settings = {name: getattr(config, name) for name in dir(config) if name.isupper()}
+        check_config(settings)
+        for address in server.cfg.bind:
+            host = address.rsplit(":", 1)[0] if not address.startswith("unix:") else "localhost"
+            check_listen_address(settings, host)
+    except RuntimeError as error:
+        server.log.error("%s", error)
+        raise SystemExit(1) from None

@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 def create_app(config_class=None, **overrides):
     """Build the app: config → logging → database → extensions → blueprints → errors → Socket.IO."""
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no /static route: the API serves no files
     app.config.from_object(config_class or config_from_env())
     app.config.update(overrides)
     app.json.sort_keys = False  # keep the seed's key order on the wire
@@ -58,13 +58,17 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
-    from chatapp.api import conversations, health, message_actions, messages, profiles, search
-    from chatapp.api import users, web
+    from chatapp.api import (
+        conversations, health, messages, openapi, refuse_non_json_bodies, users, web,
+    )
+    from chatapp.api import message_actions, profiles, search
 
+    app.before_request(refuse_non_json_bodies)  # 415: no form can change state cross-site
     app.register_blueprint(users.blueprint)
     app.register_blueprint(messages.blueprint)
     app.register_blueprint(conversations.blueprint)
     app.register_blueprint(health.blueprint)
+    app.register_blueprint(openapi.blueprint)
     for feature in (message_actions, search, profiles):  # docs/api.md
         app.register_blueprint(feature.blueprint)
     if app.config["ENV_NAME"] != "production":

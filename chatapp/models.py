@@ -135,11 +135,13 @@ class Reaction(Document):
     user_id = ObjectIdField(db_field="userId", required=True)
     emoji = StringField(required=True)
     created_at = DateTimeField(db_field="createdAt", default=utc_now)
+    # An ObjectId made when reacting: the order of reactions, even within one millisecond.
+    seq = ObjectIdField(required=True)
 
     meta = {
         "collection": "reactions",
         "strict": False,
-        "indexes": [{"fields": ["message_id", "created_at"]}],
+        "indexes": [{"fields": ["message_id", "seq"]}],
     }
 
 

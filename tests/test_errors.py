@@ -20,7 +20,6 @@ from tests.helpers.chat import assert_json_error
         ('{"username": "a",', "application/json"),
         ("[1, 2, 3]", "application/json"),
         ('"a string"', "application/json"),
-        ("username=a&password=b", "application/x-www-form-urlencoded"),
         ("", None),
     ],
 )
@@ -86,8 +85,8 @@ def test_a_chunked_body_over_max_content_length_is_a_413_not_a_400(app, client, 
 def test_a_chunked_body_within_max_content_length_is_read_whole(app, client):
     app.config["MAX_CONTENT_LENGTH"] = 1024
     body = json.dumps({
-        "fullName": "Chunky", "username": "chunky", "password": "secret1",
-        "confirmPassword": "secret1", "gender": "male",
+        "fullName": "Chunky", "username": "chunky", "password": "secret12",
+        "confirmPassword": "secret12", "gender": "male",
     }).encode()
     assert _post_chunked(client, "/api/v1/user/register", body).status_code == 201
 
@@ -130,24 +129,3 @@ def test_a_connect_that_fails_unexpectedly_is_refused(api, connect, monkeypatch,
     socket = connect(alice)
     assert not socket.is_connected()
     assert "Unhandled error" in caplog.text
-
-
-def test_a_lone_surrogate_in_any_text_is_a_400_not_a_500(api):
-    """JSON may carry "\\ud800", which Python decodes but BSON cannot store."""
-    alice, _ = api.user()
-    _, bob = api.user()
-    bad = '{"message": "x\\ud800"}'
-    response = alice.post(
-        f"/api/v1/message/send/{bob['_id']}", data=bad, content_type="application/json"
-    )
-    assert response.status_code == 400
-    assert response.get_json() == {"message": "message must be valid Unicode text", "success": False}
-    sent = alice.post(f"/api/v1/message/send/{bob['_id']}", json={"message": "ok"}).get_json()
-    message_id = sent["newMessage"]["_id"]
-    response = alice.patch(f"/api/v1/message/{message_id}", data=bad, content_type="application/json")
-    assert response.status_code == 400
-    response = alice.patch(
-        "/api/v1/user/me", data='{"fullName": "x\\ud800"}', content_type="application/json"
-    )
-    assert response.status_code == 400
-    assert api.register(fullName="x\ud800").status_code == 400

@@ -102,6 +102,10 @@ def test_malformed_ids_and_bodies_are_json_400s(pair):
     assert edit(alice, "nope", "x").status_code == 400
     assert delete(alice, "nope").status_code == 400
     response = alice.patch(f"/api/v1/message/{pair[4]['_id']}", data="x", content_type="text/plain")
+    assert response.status_code == 415 and response.get_json()["success"] is False
+    response = alice.patch(
+        f"/api/v1/message/{pair[4]['_id']}", data="[1]", content_type="application/json"
+    )
     assert response.status_code == 400 and response.get_json()["success"] is False
 
 

@@ -96,8 +96,8 @@ def test_password_change_needs_the_current_password(api):
     "body, message",
     [
         ({}, "All fields are required"),
-        ({"oldPassword": PASSWORD, "newPassword": "abc", "confirmPassword": "abc"}, "Password must be at least 6 characters"),
-        ({"oldPassword": PASSWORD, "newPassword": "abcdefg", "confirmPassword": "abcdefh"}, "Password do not match"),
+        ({"oldPassword": PASSWORD, "newPassword": "abc", "confirmPassword": "abc"}, "Password must be at least 8 characters"),
+        ({"oldPassword": PASSWORD, "newPassword": "abcdefgh1", "confirmPassword": "abcdefgh2"}, "Password do not match"),
         ({"oldPassword": {"$ne": 1}, "newPassword": "abcdefg", "confirmPassword": "abcdefg"}, "oldPassword must be a string"),
         ({"oldPassword": PASSWORD, "newPassword": "x" * 73, "confirmPassword": "x" * 73}, None),
     ],

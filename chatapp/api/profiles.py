@@ -50,6 +50,7 @@ def change_password():
             body.get("newPassword"),
             body.get("confirmPassword"),
             bcrypt_rounds=current_app.config["BCRYPT_ROUNDS"],
+            password_min_length=current_app.config["PASSWORD_MIN_LENGTH"],
         )
     except InvalidInput as error:
         if error.message == profiles.WRONG_PASSWORD:

@@ -62,7 +62,10 @@ def checked_photo_url(value):
     return url
 
 
-def change_password(user_id, old_password, new_password, confirm_password, *, bcrypt_rounds):
+def change_password(
+    user_id, old_password, new_password, confirm_password, *, bcrypt_rounds,
+    password_min_length=users.PASSWORD_MIN_LENGTH,
+):
     """Replace `user_id`'s password after checking the current one; the registration rules apply
     to the new one. The caller then ends the user's other sessions (see `api.profiles`)."""
     fields = {
@@ -82,7 +85,7 @@ def change_password(user_id, old_password, new_password, confirm_password, *, bc
         old_password, doc["password"]
     ):
         raise InvalidInput(WRONG_PASSWORD)
-    users.check_password_strength(new_password)
+    users.check_password_strength(new_password, password_min_length)
     if new_password != confirm_password:
         raise InvalidInput(users.PASSWORDS_DIFFER)
     User._get_collection().update_one(

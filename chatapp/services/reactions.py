@@ -12,6 +12,7 @@ whether the viewer is among `userIds`. Events are therefore sent to each member 
 import unicodedata
 
 import pymongo.errors
+from bson import ObjectId
 
 from chatapp.clock import utc_now
 from chatapp.errors import Conflict, InvalidInput
@@ -50,6 +51,7 @@ def add_reaction(user_id, message_id, emoji, *, max_distinct):
                 "userId": user,
                 "emoji": emoji,
                 "createdAt": utc_now(),
+                "seq": ObjectId(),
             }
         )
     except pymongo.errors.DuplicateKeyError:  # the same reaction from a concurrent request
@@ -119,7 +121,7 @@ def _reactions_of(message_id):
         Reaction._get_collection().find(
             {"messageId": message_id},
             {"userId": 1, "emoji": 1},
-            sort=[("createdAt", 1), ("_id", 1)],
+            sort=[("seq", 1)],
         )
     )
 
@@ -151,7 +153,7 @@ def attach(documents, wires, viewer):
     for reaction in Reaction._get_collection().find(
         {"messageId": {"$in": reacted}},
         {"messageId": 1, "userId": 1, "emoji": 1},
-        sort=[("createdAt", 1), ("_id", 1)],
+        sort=[("seq", 1)],
     ):
         by_message.setdefault(reaction["messageId"], []).append(reaction)
     for doc, wire in zip(documents, wires):
