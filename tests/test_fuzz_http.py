@@ -14,7 +14,7 @@ import uuid
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -29,6 +29,7 @@ from tests.helpers.live_server import LiveServer
 pytestmark = [pytest.mark.integration, pytest.mark.fuzz]
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
+GUNICORN_REQUEST_LINE = 4000  # limit_request_line is 4094, with the method and HTTP version
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -114,6 +115,11 @@ def test_the_live_api_answers_as_documented(live_schema, bearer, peer, method, p
         for name, value in (case.path_parameters or {}).items():
             if isinstance(value, str) and re.fullmatch("[0-9a-f]{23}[02468ace]", value):
                 case.path_parameters[name] = peer
+        # A request line over gunicorn's limit_request_line (4094 bytes) is refused by gunicorn
+        # itself with its HTML 400, before the app: a transport limit, outside the document. (Long
+        # free-text query values, as search's `q` beyond its maxLength, reach it.)
+        assume(len(requests.Request("GET", "http://h" + case.formatted_path,
+                                    params=case.query).prepare().url) < GUNICORN_REQUEST_LINE)
         case.call_and_validate(headers=bearer, checks=CHECKS, timeout=10)
 
     answers_as_documented()
