@@ -104,6 +104,8 @@ class Config:
     REACTION_RATE_LIMIT = os.environ.get("REACTION_RATE_LIMIT", "10 per second;120 per minute")
     SEARCH_RATE_LIMIT = os.environ.get("SEARCH_RATE_LIMIT", "2 per second;30 per minute")
     PROFILE_RATE_LIMIT = os.environ.get("PROFILE_RATE_LIMIT", "10 per minute")
+    # Wrong current passwords in password changes, per user; beyond it even the right one waits.
+    PASSWORD_FAILURE_LIMIT = os.environ.get("PASSWORD_FAILURE_LIMIT", "5 per 15 minutes")
     # Different emojis one message may carry (each from any number of people).
     REACTION_MAX_DISTINCT = _env_int("REACTION_MAX_DISTINCT", 20)
     # Users one person may block.

@@ -113,7 +113,7 @@ def test_bad_password_changes(api, body, message):
 
 def test_guessing_the_current_password_is_limited(api):
     me, _ = api.user()
-    for _ in range(5):  # TestConfig.LOGIN_FAILURE_LIMIT is 5 per minute
+    for _ in range(5):  # PASSWORD_FAILURE_LIMIT is 5 per 15 minutes
         assert change_password(me, "guess", "new password 1").status_code == 400
     response = change_password(me, PASSWORD, "new password 1")
     assert response.status_code == 429 and response.headers["Retry-After"]

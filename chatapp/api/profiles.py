@@ -40,9 +40,10 @@ def change_password():
     """`{oldPassword, newPassword, confirmPassword}`; ends the caller's other sessions."""
     ratelimit.check("PROFILE_RATE_LIMIT", g.user_id, "profile changes")
     body = json_body()
-    # Wrong current passwords count as failed logins do: a stolen session cannot guess it.
+    # Wrong current passwords are counted per user: a stolen session cannot guess it. Past the
+    # limit even the right one waits (429).
     limit_key = f"password:{g.user_id}"
-    ratelimit.check_not_exhausted("LOGIN_FAILURE_LIMIT", limit_key, "failed attempts")
+    ratelimit.check_not_exhausted("PASSWORD_FAILURE_LIMIT", limit_key, "failed attempts")
     try:
         profiles.change_password(
             g.user_id,
@@ -54,7 +55,7 @@ def change_password():
         )
     except InvalidInput as error:
         if error.message == profiles.WRONG_PASSWORD:
-            ratelimit.count("LOGIN_FAILURE_LIMIT", limit_key)
+            ratelimit.count("PASSWORD_FAILURE_LIMIT", limit_key)
         raise
     token = auth.find_token(
         cookies=request.cookies, authorization=request.headers.get("Authorization")
