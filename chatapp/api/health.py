@@ -18,10 +18,19 @@ def healthz():
 
 @blueprint.get("/readyz")
 def readyz():
-    """The database answers: ready for traffic."""
+    """The database answers and this process has its indexes: ready for traffic.
+
+    A 503 names what is not ready: `"database": "unreachable"` (it does not answer within
+    MONGO_TIMEOUT_MS) or `"indexes not created"` (it answers, but creating them failed).
+    """
     try:
         db.ping()
     except Exception as error:  # any failure means "not ready", never a 500
         log.warning("Readiness check failed: %s", error)
         return jsonify({"status": "unavailable", "database": "unreachable"}), 503
+    try:
+        db.ensure_ready()  # a worker started while the database was down creates them now
+    except Exception as error:
+        log.warning("Readiness check failed: indexes: %s", error)
+        return jsonify({"status": "unavailable", "database": "indexes not created"}), 503
     return jsonify({"status": "ok", "database": "ok"})

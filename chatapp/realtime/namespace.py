@@ -12,7 +12,7 @@ import logging
 from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, Namespace
 
-from chatapp import auth, ratelimit, validation
+from chatapp import auth, db, ratelimit, validation
 from chatapp.errors import InvalidInput, NotAuthenticated, client_error
 from chatapp.realtime import events, visibility
 from chatapp.realtime.presence import PresenceBroadcaster, presence
@@ -133,6 +133,7 @@ class ChatNamespace(Namespace):
     # Handlers with an ack return its body; an exception's ack comes from `socket_error`.
     def on_sendMessage(self, *args):
         """`sendMessage {receiverId, message, clientMessageId?}`: as the HTTP send, acknowledged."""
+        db.ensure_ready()  # as every HTTP call: nothing is written before the unique indexes exist
         user_id = current_user_id(still_exists=True)
         ratelimit.check("SEND_RATE_LIMIT", user_id, "messages")  # the same budget as HTTP sends
         data = payload(args)
@@ -163,6 +164,7 @@ class ChatNamespace(Namespace):
 
     def on_markRead(self, *args):
         """`markRead {otherUserId, messageId?}`: as `POST /api/v1/message/<otherUserId>/read`."""
+        db.ensure_ready()
         data = payload(args)
         receipt = conversations.mark_read(
             current_user_id(still_exists=True), data.get("otherUserId"), data.get("messageId")

@@ -124,24 +124,37 @@ def _update_summary(conversation, message_id, fields):
 
 
 def _uncount_unread(conversation, message):
-    """One unread message less for each member who had it unread (after their read marker).
+    """One unread message less for each member who had it unread (after their read marker, in
+    the conversation's order: by seq, or by id for messages stored before seqs).
 
-    Each is one conditional `$inc`, so a count never goes below zero; a member reading at the
-    same moment recounts from the messages anyway (services.conversations.mark_read), and that
-    count skips deleted messages.
+    Each is one `$inc` conditional on the count being positive and the member's marker being the
+    one just read, so a count never goes below zero and a member reading at that moment (whose
+    read recounts from the messages, skipping deleted ones) is left alone.
     """
     if conversation.get("_id") is None:
         return
     collection = Conversation._get_collection()
+    stored = collection.find_one({"_id": conversation["_id"]}, {"readMarkers": 1}) or {}
+    markers = stored.get("readMarkers") or {}
     for member in access.members(conversation):
         if member == message["senderId"]:
             continue
-        marker = f"readMarkers.{member}"
+        marker = markers.get(str(member))
+        if marker is not None and not _comes_after(message, marker):
+            continue  # they had read it
         collection.update_one(
             {
                 "_id": conversation["_id"],
                 f"unreadCounts.{member}": {"$gt": 0},
-                "$or": [{marker: {"$lt": message["_id"]}}, {marker: {"$exists": False}}],
+                f"readMarkers.{member}": marker if marker is not None else {"$exists": False},
             },
             {"$inc": {f"unreadCounts.{member}": -1}},
         )
+
+
+def _comes_after(message, marker_id):
+    """True when `message` comes after the message `marker_id` in their conversation."""
+    marker = Message._get_collection().find_one({"_id": marker_id}, {"seq": 1}) or {}
+    if message.get("seq") is not None and marker.get("seq") is not None:
+        return message["seq"] > marker["seq"]
+    return message["_id"] > marker_id
