@@ -188,3 +188,24 @@ def test_across_a_block_no_reactions_or_edits_reach_the_other_side_but_deleting_
     assert alice.delete(f"/api/v1/message/{from_bob['_id']}/reactions", json={"emoji": "👍"}).status_code == 200
     assert alice.delete(f"/api/v1/message/{from_alice['_id']}").status_code == 200
     assert len(received(bob_tab, "messageDeleted")) == 1
+
+
+def test_a_block_made_elsewhere_reaches_the_lists_at_the_next_refresh(app, api, connect):
+    """As a block made through another worker (REDIS_URL) or straight in the database."""
+    from chatapp.models import Block
+    from chatapp.realtime import visibility
+
+    alice, alice_user = api.user()
+    bob, bob_user = api.user()
+    carol, _ = api.user()
+    alice_tab, bob_tab = connect(alice), connect(bob)
+    Block._get_collection().insert_one({
+        "_id": f"{bob_user['_id']}:{alice_user['_id']}", "blockerId": ObjectId(bob_user["_id"]),
+        "blockedId": ObjectId(alice_user["_id"]), "seq": ObjectId(),
+    })
+    app.extensions[visibility.EXTENSION].refresh_seconds = 0  # the next broadcast re-reads
+    for tab in (alice_tab, bob_tab):
+        tab.get_received()
+    connect(carol)  # a presence change: a broadcast
+    assert bob_user["_id"] not in last_online_list(alice_tab)
+    assert alice_user["_id"] not in last_online_list(bob_tab)

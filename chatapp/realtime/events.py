@@ -52,10 +52,14 @@ def emit_typing(user_id, indicator):
 
 def emit_online_users(user_ids, to=None, skip_sid=None):
     """`getOnlineUsers`: the ids of everyone online, to one socket (`to`) or to every
-    authenticated socket."""
+    authenticated socket of this worker.
+
+    Never through the message queue: each worker sends the lists to its own sockets (see
+    `presence.PresenceBroadcaster`), and a socket named by `to` is always this worker's.
+    """
     socketio.emit(
         "getOnlineUsers", list(user_ids), to=to or SIGNED_IN_ROOM, skip_sid=skip_sid,
-        namespace=NAMESPACE,
+        namespace=NAMESPACE, ignore_queue=True,
     )
 
 
@@ -90,9 +94,13 @@ def emit_user_updated(user):
     socketio.emit("userUpdated", user, to=SIGNED_IN_ROOM, namespace=NAMESPACE)
 
 
-def emit_online_users_to_user(user_id, user_ids, skip_sid=None):
-    """`getOnlineUsers` to every tab of one user: their own list, filtered by blocks."""
+def emit_online_users_to_user(user_id, user_ids, skip_sid=None, local=False):
+    """`getOnlineUsers` to every tab of one user: their own list, filtered by blocks.
+
+    `local`: to this worker's sockets only (each worker's broadcast, as `emit_online_users`);
+    otherwise through the message queue to their sockets on every worker (a block just made).
+    """
     socketio.emit(
         "getOnlineUsers", list(user_ids), to=user_room(user_id), skip_sid=skip_sid,
-        namespace=NAMESPACE,
+        namespace=NAMESPACE, ignore_queue=local,
     )

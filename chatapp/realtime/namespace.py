@@ -14,8 +14,10 @@ from flask_socketio import ConnectionRefusedError, Namespace
 
 from chatapp import auth, db, ratelimit, validation
 from chatapp.errors import InvalidInput, NotAuthenticated, client_error
-from chatapp.realtime import events, visibility
-from chatapp.realtime.presence import PresenceBroadcaster, presence
+from chatapp.realtime import cluster, events
+from chatapp.realtime.visibility import EXTENSION as VISIBILITY
+from chatapp.realtime.visibility import Visibility
+from chatapp.realtime.presence import PresenceBroadcaster
 from chatapp.realtime.upgrade_login import UpgradeLogin, UpgradeMiddleware
 from chatapp.services import (
     blocks, conversations, message_edits, messages, reactions, typing_indicators,
@@ -82,7 +84,7 @@ def current_user_id(*, still_exists=False):
     With `still_exists`, also checks the account was not deleted since (as every HTTP call does);
     used before writes, so a deleted user's open tab cannot go on sending.
     """
-    user_id = presence.user_of(request.sid)
+    user_id = current_app.extensions[cluster.PRESENCE].user_of(request.sid)
     if user_id is None or (still_exists and not user_exists(user_id)):
         raise NotAuthenticated(auth.NOT_AUTHENTICATED)
     return user_id
@@ -94,8 +96,10 @@ class ChatNamespace(Namespace):
     Handlers parse the payload and call one service; events go out via `events` only.
     """
 
-    def __init__(self, namespace, broadcaster, app):
+    def __init__(self, namespace, presence, broadcaster, app, visibility):
         super().__init__(namespace)
+        self.presence = presence
+        self.visibility = visibility
         self.broadcaster = broadcaster
         self.upgrades = UpgradeLogin(self, app)
 
@@ -115,19 +119,22 @@ class ChatNamespace(Namespace):
         """Socket `sid` is `user_id`'s: it joins their room and is online."""
         self.socketio.server.enter_room(sid, events.user_room(user_id), namespace=self.namespace)
         self.socketio.server.enter_room(sid, events.SIGNED_IN_ROOM, namespace=self.namespace)
-        came_online = presence.add(user_id, sid)
+        # Started with the first socket: only a worker with sockets has anyone to tell.
+        self.presence.start(self.broadcaster.changed, self.socketio.start_background_task,
+                            self.socketio.sleep)
+        came_online = self.presence.add(user_id, sid)
         if came_online:  # before their first list: whom their blocks hide
-            visibility.user_came_online(user_id, blocks.hidden_ids(user_id))
+            self.visibility.user_came_online(user_id)
         # The new socket always gets the current list at once, whatever else is coalesced.
-        visibility.send_online_users(presence.online_user_ids(), to=sid)
+        self.visibility.send_online_users(self.presence.online_user_ids(), to=sid)
         if came_online:
             self.broadcaster.changed(skip_sid=sid)
 
     def on_disconnect(self, reason=None):
         self.upgrades.forget(request.sid)
-        user_id, went_offline = presence.remove(request.sid)
+        user_id, went_offline = self.presence.remove(request.sid)
         if went_offline:
-            visibility.user_went_offline(user_id)
+            self.visibility.user_went_offline(user_id)
             self.broadcaster.changed()
 
     # Handlers with an ack return its body; an exception's ack comes from `socket_error`.
@@ -171,10 +178,12 @@ class ChatNamespace(Namespace):
         )
         return {"ok": True, **receipt}
 
+
     # --- edits and reactions (docs/api.md): as their HTTP calls, acknowledged -------------------
 
     def on_editMessage(self, *args):
         """`editMessage {messageId, message}`: as `PATCH /api/v1/message/<messageId>`."""
+        db.ensure_ready()
         user_id = current_user_id(still_exists=True)
         ratelimit.check("EDIT_RATE_LIMIT", user_id, "edits")
         data = payload(args)
@@ -188,6 +197,7 @@ class ChatNamespace(Namespace):
 
     def on_deleteMessage(self, *args):
         """`deleteMessage {messageId}`: as `DELETE /api/v1/message/<messageId>`."""
+        db.ensure_ready()
         user_id = current_user_id(still_exists=True)
         ratelimit.check("EDIT_RATE_LIMIT", user_id, "edits")
         data = payload(args)
@@ -195,6 +205,7 @@ class ChatNamespace(Namespace):
 
     def on_react(self, *args):
         """`react {messageId, emoji, remove?}`: as `POST`/`DELETE .../<messageId>/reactions`."""
+        db.ensure_ready()
         user_id = current_user_id(still_exists=True)
         ratelimit.check("REACTION_RATE_LIMIT", user_id, "reactions")
         data = payload(args)
@@ -228,8 +239,8 @@ def origin_checker(allowed_origins):
 
 def init_app(app, socketio):
     """Register the namespace and wire presence broadcasts to this app's Socket.IO server."""
-    presence.clear()
-    visibility.visibility.clear()
+    presence = cluster.presence_for(app)
+    visibility = app.extensions[VISIBILITY] = Visibility(presence, blocks.hidden_ids_for)
     broadcaster = PresenceBroadcaster(
         presence,
         send=visibility.send_online_users,  # one broadcast, filtered lists for users with blocks
@@ -238,7 +249,7 @@ def init_app(app, socketio):
     )
     broadcaster.window = app.config["PRESENCE_BROADCAST_WINDOW_MS"] / 1000.0
     # After socketio.init_app: registered earlier, it would bind to a previous app's server.
-    namespace = ChatNamespace(events.NAMESPACE, broadcaster, app)
+    namespace = ChatNamespace(events.NAMESPACE, presence, broadcaster, app, visibility)
     socketio.on_namespace(namespace)
     socketio.on_error_default(socket_error)
     # Outside Flask-SocketIO's middleware, so it sees each upgrade before Engine.IO handles it.

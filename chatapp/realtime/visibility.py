@@ -1,113 +1,120 @@
-"""Who must not see whom online: the block relations of online users, and the presence lists
-that honour them.
+"""Who must not see whom online: the block relations of this worker's online users, and the
+presence lists that honour them.
 
 `getOnlineUsers` stays one broadcast to every signed-in socket, except the sockets of users who
 blocked someone or were blocked (the "restricted"): they are skipped by the broadcast and get a
 list of their own, without the other side of each of their blocks; the others' lists still name
 them (hiding is between the two sides only). A broadcast therefore costs one emit plus one per
-online restricted user.
+online restricted user, and nothing more while nobody has blocked anyone.
 
-The relations of a user are read from the database when they come online, changed by
-`relation_changed` when a block is made or lifted in this process, and forgotten when they go
-offline. Like `presence`, this is per process (one worker per server); a block made in another
-process reaches this one's lists when the users reconnect.
+Each worker keeps the relations of the users with sockets on it: read when they come online,
+replaced when a block is made or lifted through this worker, and read again for all of them at
+most every `refresh_seconds` before a broadcast, so a block made through another worker (with
+REDIS_URL) or straight in the database reaches this worker's lists within that time. The worker
+that makes or lifts a block sends both sides their new list at once, through the message queue,
+wherever their sockets are.
 """
 
 import threading
+import time
+
+from flask import current_app
 
 from chatapp.realtime import events
-from chatapp.realtime.presence import presence
+
+EXTENSION = "chatapp.visibility"
+REFRESH_SECONDS = 5.0
 
 
 class Visibility:
-    """Online user id -> the user ids hidden from them (both directions of their blocks)."""
+    """Local online user id -> the user ids hidden from them (both directions of their blocks).
 
-    def __init__(self):
+    `load_hidden(user_ids)` reads the relations from the database: `{user id: set of ids}`.
+    """
+
+    def __init__(self, presence, load_hidden, refresh_seconds=REFRESH_SECONDS,
+                 clock=time.monotonic):
+        self.presence = presence
+        self.load_hidden = load_hidden
+        self.refresh_seconds = refresh_seconds
+        self.clock = clock
         self._lock = threading.Lock()
         self._hidden = {}
+        self._loaded_at = clock()
 
-    def load(self, user_id, hidden_ids):
-        with self._lock:
-            if hidden_ids:
-                self._hidden[user_id] = set(hidden_ids)
-            else:
-                self._hidden.pop(user_id, None)
-
-    def forget(self, user_id):
-        with self._lock:
-            self._hidden.pop(user_id, None)
+    # -- what is known ---------------------------------------------------------------------------
 
     def hidden_from(self, user_id):
         with self._lock:
             return frozenset(self._hidden.get(user_id, ()))
 
     def hides(self, a, b):
-        """True when a block stands between `a` and `b` (as known for online `a` or `b`)."""
+        """True when a block stands between `a` and `b` (as known for local online `a` or `b`)."""
         with self._lock:
             return b in self._hidden.get(a, ()) or a in self._hidden.get(b, ())
 
-    def restricted(self):
-        """`{user id: hidden ids}` of every tracked user with at least one block."""
+    def _set(self, user_id, hidden):
         with self._lock:
-            return {user: frozenset(hidden) for user, hidden in self._hidden.items()}
-
-    def set_hidden(self, user_id, other_id, hidden):
-        """Hide `other_id` from `user_id` (or show them again)."""
-        with self._lock:
-            current = self._hidden.get(user_id)
             if hidden:
-                self._hidden.setdefault(user_id, set()).add(other_id)
-            elif current is not None:
-                current.discard(other_id)
-                if not current:
-                    del self._hidden[user_id]
+                self._hidden[user_id] = set(hidden)
+            else:
+                self._hidden.pop(user_id, None)
 
-    def clear(self):
+    # -- keeping it up to date -------------------------------------------------------------------
+
+    def user_came_online(self, user_id):
+        """Called when `user_id`'s first socket on this worker connects, before their first list."""
+        self._set(user_id, self.load_hidden([user_id]).get(user_id))
+
+    def user_went_offline(self, user_id):
+        self._set(user_id, None)
+
+    def _refresh_if_stale(self):
+        if self.clock() - self._loaded_at < self.refresh_seconds:
+            return
+        self._loaded_at = self.clock()
+        local = self.presence.local_user_ids()
+        hidden = self.load_hidden(local) if local else {}
         with self._lock:
-            self._hidden.clear()
+            self._hidden = {user: set(ids) for user, ids in hidden.items() if ids}
+
+    def relation_changed(self, hidden_by_user):
+        """A block was made or lifted between the users of `hidden_by_user` ({user id: whom
+        their blocks hide now, read after the write}): each gets their new list at once, on every
+        worker (through the message queue)."""
+        local = set(self.presence.local_user_ids())
+        for user, hidden in hidden_by_user.items():
+            if user in local:
+                self._set(user, hidden)
+        online = self.presence.online_user_ids()
+        for user, hidden in hidden_by_user.items():
+            events.emit_online_users_to_user(user, [u for u in online if u not in hidden])
+
+    # -- sending the lists -----------------------------------------------------------------------
+
+    def send_online_users(self, user_ids, to=None, skip_sid=None):
+        """`getOnlineUsers` with `user_ids` online: to one socket `to`, or to every signed-in
+        socket of this worker (but `skip_sid`), each restricted user getting their own list."""
+        if to is not None:
+            hidden = self.hidden_from(self.presence.user_of(to))
+            events.emit_online_users([u for u in user_ids if u not in hidden], to=to)
+            return
+        self._refresh_if_stale()
+        with self._lock:
+            restricted = {user: frozenset(hidden) for user, hidden in self._hidden.items()}
+        if not restricted:
+            events.emit_online_users(user_ids, skip_sid=skip_sid)
+            return
+        skip = [sid for user in restricted for sid in self.presence.sockets_of(user)]
+        if skip_sid is not None:
+            skip.append(skip_sid)
+        events.emit_online_users(user_ids, skip_sid=skip)
+        for user, hidden in restricted.items():
+            events.emit_online_users_to_user(
+                user, [u for u in user_ids if u not in hidden], skip_sid=skip_sid, local=True
+            )
 
 
-visibility = Visibility()
-
-
-def send_online_users(user_ids, to=None, skip_sid=None):
-    """`getOnlineUsers` with `user_ids` online: to one socket `to`, or to every signed-in socket
-    (but `skip_sid`), each restricted user getting their own filtered list."""
-    if to is not None:
-        hidden = visibility.hidden_from(presence.user_of(to))
-        events.emit_online_users([u for u in user_ids if u not in hidden], to=to)
-        return
-    restricted = visibility.restricted()
-    if not restricted:
-        events.emit_online_users(user_ids, skip_sid=skip_sid)
-        return
-    skip = [sid for user in restricted for sid in presence.sockets_of(user)]
-    if skip_sid is not None:
-        skip.append(skip_sid)
-    events.emit_online_users(user_ids, skip_sid=skip)
-    for user, hidden in restricted.items():
-        events.emit_online_users_to_user(
-            user, [u for u in user_ids if u not in hidden], skip_sid=skip_sid
-        )
-
-
-def user_came_online(user_id, hidden_ids):
-    """Called once per user going online, before their first list: their relations."""
-    visibility.load(user_id, hidden_ids)
-
-
-def user_went_offline(user_id):
-    visibility.forget(user_id)
-
-
-def relation_changed(a, b, *, hidden):
-    """A block between `a` and `b` was made (`hidden`) or lifted: each of them who is online
-    (offline users are not tracked) gets their new list at once."""
-    for user, other in ((a, b), (b, a)):
-        if presence.is_online(user):
-            visibility.set_hidden(user, other, hidden)
-    online = presence.online_user_ids()
-    for user in (a, b):
-        if presence.is_online(user):
-            exclude = visibility.hidden_from(user)
-            events.emit_online_users_to_user(user, [u for u in online if u not in exclude])
+def current():
+    """This app's Visibility (set up by realtime.namespace.init_app)."""
+    return current_app.extensions[EXTENSION]

@@ -58,7 +58,7 @@ def block_user(blocker_id, blocked_id, *, max_blocks):
     except DuplicateKeyError:  # a concurrent request blocked them first
         return _listed(blocked, now), False
     # After the write: both sides' presence lists lose the other.
-    visibility.relation_changed(str(blocker), str(blocked), hidden=True)
+    _announce(blocker, blocked)
     return _listed(blocked, now), True
 
 
@@ -70,9 +70,12 @@ def unblock_user(blocker_id, blocked_id):
     result = Block._get_collection().delete_one({"_id": block_key(blocker, blocked)})
     if not result.deleted_count:
         return False
-    if blocked_between(blocker, blocked) is None:
-        visibility.relation_changed(str(blocker), str(blocked), hidden=False)
+    _announce(blocker, blocked)  # a block the other way, if any, still hides them
     return True
+
+
+def _announce(a, b):
+    visibility.current().relation_changed({str(a): hidden_ids(a), str(b): hidden_ids(b)})
 
 
 def list_blocked(blocker_id):
@@ -142,11 +145,20 @@ def check_can_add(adder, user):
 
 def hidden_ids(user_id):
     """Everyone on the other side of `user_id`'s blocks, either way (id strings)."""
-    user = object_id(str(user_id), "user id")
-    hidden = set()
+    return hidden_ids_for([user_id]).get(str(user_id), set())
+
+
+def hidden_ids_for(user_ids):
+    """`{user id: everyone on the other side of their blocks}` for many users, in one query (the
+    presence lists' `load_hidden`)."""
+    users = [object_id(str(user_id), "user id") for user_id in user_ids]
+    hidden = {}
     for block in Block._get_collection().find(
-        {"$or": [{"blockerId": user}, {"blockedId": user}]}, {"blockerId": 1, "blockedId": 1}
+        {"$or": [{"blockerId": {"$in": users}}, {"blockedId": {"$in": users}}]},
+        {"blockerId": 1, "blockedId": 1},
     ):
-        other = block["blockedId"] if block["blockerId"] == user else block["blockerId"]
-        hidden.add(str(other))
-    return hidden
+        blocker, blocked = str(block["blockerId"]), str(block["blockedId"])
+        hidden.setdefault(blocker, set()).add(blocked)
+        hidden.setdefault(blocked, set()).add(blocker)
+    wanted = {str(user) for user in users}
+    return {user: ids for user, ids in hidden.items() if user in wanted}
