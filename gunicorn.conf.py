@@ -75,3 +75,11 @@ def follow_the_worker(server):
             "ASYNC_MODE=%s, but gunicorn runs %s workers: using %s", configured, mode, mode
         )
     os.environ["ASYNC_MODE"] = mode  # inherited by the workers, read by config.py
+
+
+def post_worker_init(worker):
+    """SIGTERM drains the worker: once it stops accepting, its sockets are closed so clients
+    reconnect to another server, while requests in flight finish (chatapp/realtime/drain.py)."""
+    from chatapp.realtime import drain
+
+    drain.install(worker)
