@@ -32,7 +32,8 @@ EXTENSION = "chatapp.ratelimit"
 
 
 SETTINGS = (
-    "SEND_RATE_LIMIT", "TYPING_RATE_LIMIT", "LOGIN_FAILURE_LIMIT", "REGISTER_LIMIT",
+    "SEND_RATE_LIMIT", "TYPING_RATE_LIMIT", "REGISTER_LIMIT",
+    "SOCKET_CONNECT_LIMIT",
     "EDIT_RATE_LIMIT", "REACTION_RATE_LIMIT", "SEARCH_RATE_LIMIT", "PROFILE_RATE_LIMIT",
     "PASSWORD_FAILURE_LIMIT",
 )
@@ -113,6 +114,11 @@ def init_app(app):
                 ) from None
     storage = _storage(storage_uri(app.config), app.config.get("REDIS_TIMEOUT_MS", 1000) / 1000.0)
     app.extensions[EXTENSION] = FixedWindowRateLimiter(storage)
+
+
+def storage(app):
+    """The `limits` storage of this app's counters (for counters that are not limits)."""
+    return app.extensions[EXTENSION].storage
 
 
 @lru_cache(maxsize=32)

@@ -120,20 +120,14 @@ def test_guessing_the_current_password_is_limited(api):
 
 
 def test_a_password_change_ends_the_other_sessions(api):
-    """Pending the per-user session epoch (chatapp.services.sessions, from the "secsess" work):
-    until it exists the answer says no session was ended, and this test says what is missing."""
     me, me_user = api.user()
     other_session = api.app.test_client()
     assert api.login(other_session, me_user["username"]).status_code == 200
+    assert other_session.get("/api/v1/user/me").status_code == 200
     response = change_password(me, PASSWORD, "new password 1")
-    try:
-        from chatapp.services import sessions  # noqa: F401
-    except ImportError:
-        assert response.get_json()["otherSessionsEnded"] is False
-        pytest.xfail("chatapp.services.sessions (end_other_sessions) is not on this branch yet")
     assert response.get_json()["otherSessionsEnded"] is True
     assert other_session.get("/api/v1/user/me").status_code == 401
-    assert me.get("/api/v1/user/me").status_code == 200
+    assert me.get("/api/v1/user/me").status_code == 200  # this session carries on
 
 
 def test_profile_needs_a_login(client):

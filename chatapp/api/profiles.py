@@ -1,7 +1,5 @@
 """/api/v1/user/me and /api/v1/user/blocks: the caller's profile, password and blocked users."""
 
-import logging
-
 from flask import Blueprint, current_app, g, jsonify, request
 
 from chatapp import auth, ratelimit, serializers
@@ -9,11 +7,10 @@ from chatapp.api import json_body
 from chatapp.api.auth import login_required
 from chatapp.errors import InvalidInput, NotFoundError
 from chatapp.models import User
-from chatapp.services import blocks, profiles
+from chatapp.services import blocks, profiles, sessions
 from chatapp.validation import object_id
 
 blueprint = Blueprint("profiles", __name__, url_prefix="/api/v1/user")
-log = logging.getLogger(__name__)
 
 
 @blueprint.get("/me")
@@ -67,17 +64,8 @@ def change_password():
 
 
 def end_other_sessions(user_id, keep_token):
-    """Every session of `user_id` but the one of `keep_token` stops working; True when done.
-
-    CALL SITE for the per-user session epoch the "secsess" work adds as
-    `chatapp.services.sessions.end_other_sessions(user_id, keep_token)`. Until that module
-    exists, nothing ends and the answer says so (`otherSessionsEnded: false`).
-    """
-    try:
-        from chatapp.services import sessions
-    except ImportError:
-        log.warning("Password of %s changed, but sessions cannot be ended yet", user_id)
-        return False
+    """Every session of `user_id` but the one of `keep_token` stops working (their other tabs and
+    devices are signed out, their sockets closed: chatapp.services.sessions)."""
     sessions.end_other_sessions(user_id, keep_token)
     return True
 
