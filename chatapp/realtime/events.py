@@ -10,7 +10,10 @@ NAMESPACE = "/"
 
 # The events a client may send; any other name (connect, disconnect, a handler's internals, a
 # number) never reaches a handler (`packets.ChatPacket` renames it to IGNORED_EVENT).
-CLIENT_EVENTS = frozenset({"sendMessage", "typing", "markRead"})
+CLIENT_EVENTS = frozenset({
+    "sendMessage", "typing", "markRead",
+    "editMessage", "deleteMessage", "react",  # docs/api.md
+})
 IGNORED_EVENT = "\x00ignored"
 
 
@@ -65,4 +68,47 @@ def emit_online_users(user_ids, to=None, skip_sid=None):
     socketio.emit(
         "getOnlineUsers", list(user_ids), to=to or SIGNED_IN_ROOM, skip_sid=skip_sid,
         namespace=NAMESPACE, ignore_queue=True,
+    )
+
+
+# --- edits, reactions, blocks, profiles (docs/api.md) -------------------------------------------
+
+def _rooms(user_ids):
+    return [user_room(user_id) for user_id in user_ids]
+
+
+def emit_message_updated(user_ids, message):
+    """`messageUpdated` (the message JSON with `editedAt`, plus `conversationId`) to every tab of
+    every member of the message's conversation, after an edit."""
+    socketio.emit("messageUpdated", message, to=_rooms(user_ids), namespace=NAMESPACE)
+
+
+def emit_message_deleted(user_ids, message):
+    """`messageDeleted` (the tombstone: `message: ""`, `deletedAt`, plus `conversationId`) to every
+    tab of every member of the message's conversation."""
+    socketio.emit("messageDeleted", message, to=_rooms(user_ids), namespace=NAMESPACE)
+
+
+def emit_reactions_updated(user_id, update):
+    """`reactionsUpdated {messageId, conversationId, reactions}` to every tab of `user_id`.
+
+    One per member: each gets their own view (`reacted` says whether that member reacted)."""
+    socketio.emit("reactionsUpdated", update, to=user_room(user_id), namespace=NAMESPACE)
+
+
+def emit_user_updated(user):
+    """`userUpdated` (the user as `GET /api/v1/user/` lists them) to every signed-in socket: the
+    user list is public to every signed-in user, so everyone's sidebar may show the change."""
+    socketio.emit("userUpdated", user, to=SIGNED_IN_ROOM, namespace=NAMESPACE)
+
+
+def emit_online_users_to_user(user_id, user_ids, skip_sid=None, local=False):
+    """`getOnlineUsers` to every tab of one user: their own list, filtered by blocks.
+
+    `local`: to this worker's sockets only (each worker's broadcast, as `emit_online_users`);
+    otherwise through the message queue to their sockets on every worker (a block just made).
+    """
+    socketio.emit(
+        "getOnlineUsers", list(user_ids), to=user_room(user_id), skip_sid=skip_sid,
+        namespace=NAMESPACE, ignore_queue=local,
     )
