@@ -9,11 +9,11 @@ from flask import request
 from pymongo.errors import ConnectionFailure
 
 from chatapp.errors import Unavailable
-from chatapp.models import Conversation, Membership, Message, MessageKey, User
+from chatapp.models import Block, Conversation, Membership, Message, MessageKey, Reaction, User
 
 log = logging.getLogger(__name__)
 
-DOCUMENTS = (User, Conversation, Message, MessageKey, Membership)
+DOCUMENTS = (User, Conversation, Message, MessageKey, Reaction, Block, Membership)
 
 
 # Whether this process has made sure every index exists on the current database. Requests wait

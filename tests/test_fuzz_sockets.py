@@ -37,6 +37,12 @@ def ack_validator(name):
 
 
 ACKS = {"sendMessage": ack_validator("SendMessageAck"), "markRead": ack_validator("MarkReadAck")}
+# Edits and reactions (docs/api.md; fuzzed in tests/test_fuzz_feature_sockets.py).
+ACKS.update(
+    editMessage=ack_validator("EditMessageAck"),
+    deleteMessage=ack_validator("DeleteMessageAck"),
+    react=ack_validator("ReactAck"),
+)
 ACKS.update(  # group conversations (docs/groups.md)
     sendGroupMessage=ack_validator("SendGroupMessageAck"),
     markGroupRead=ack_validator("MarkGroupReadAck"),

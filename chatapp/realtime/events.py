@@ -10,7 +10,10 @@ NAMESPACE = "/"
 
 # The events a client may send; any other name (connect, disconnect, a handler's internals, a
 # number) never reaches a handler (`packets.ChatPacket` renames it to IGNORED_EVENT).
-CLIENT_EVENTS = frozenset({"sendMessage", "typing", "markRead"})
+CLIENT_EVENTS = frozenset({
+    "sendMessage", "typing", "markRead",
+    "editMessage", "deleteMessage", "react",  # docs/api.md
+})
 CLIENT_EVENTS |= {"sendGroupMessage", "markGroupRead"}  # group conversations (docs/groups.md)
 IGNORED_EVENT = "\x00ignored"
 
@@ -69,12 +72,51 @@ def emit_online_users(user_ids, to=None, skip_sid=None):
     )
 
 
+# --- edits, reactions, blocks, profiles (docs/api.md) -------------------------------------------
+
+def _rooms(user_ids):
+    return [user_room(user_id) for user_id in user_ids]
+
+
+def emit_message_updated(user_ids, message):
+    """`messageUpdated` (the message JSON with `editedAt`, plus `conversationId`) to every tab of
+    every member of the message's conversation, after an edit."""
+    socketio.emit("messageUpdated", message, to=_rooms(user_ids), namespace=NAMESPACE)
+
+
+def emit_message_deleted(user_ids, message):
+    """`messageDeleted` (the tombstone: `message: ""`, `deletedAt`, plus `conversationId`) to every
+    tab of every member of the message's conversation."""
+    socketio.emit("messageDeleted", message, to=_rooms(user_ids), namespace=NAMESPACE)
+
+
+def emit_reactions_updated(user_id, update):
+    """`reactionsUpdated {messageId, conversationId, reactions}` to every tab of `user_id`.
+
+    One per member: each gets their own view (`reacted` says whether that member reacted)."""
+    socketio.emit("reactionsUpdated", update, to=user_room(user_id), namespace=NAMESPACE)
+
+
+def emit_user_updated(user):
+    """`userUpdated` (the user as `GET /api/v1/user/` lists them) to every signed-in socket: the
+    user list is public to every signed-in user, so everyone's sidebar may show the change."""
+    socketio.emit("userUpdated", user, to=SIGNED_IN_ROOM, namespace=NAMESPACE)
+
+
+def emit_online_users_to_user(user_id, user_ids, skip_sid=None, local=False):
+    """`getOnlineUsers` to every tab of one user: their own list, filtered by blocks.
+
+    `local`: to this worker's sockets only (each worker's broadcast, as `emit_online_users`);
+    otherwise through the message queue to their sockets on every worker (a block just made).
+    """
+    socketio.emit(
+        "getOnlineUsers", list(user_ids), to=user_room(user_id), skip_sid=skip_sid,
+        namespace=NAMESPACE, ignore_queue=local,
+    )
+
+
 # --- group conversations (services.groups, services.group_messages; docs/groups.md) -----------
 # Never `newMessage`: the unmodified React client appends every newMessage to the open chat.
-
-
-def _rooms_of(user_ids):
-    return [user_room(user_id) for user_id in user_ids]
 
 
 def emit_group_message(member_ids, message, skip_sid=None):
@@ -82,7 +124,7 @@ def emit_group_message(member_ids, message, skip_sid=None):
     in `member_ids` but the socket `skip_sid` it was sent from (which has the ack)."""
     if member_ids:
         socketio.emit(
-            "groupMessage", message, to=_rooms_of(member_ids), skip_sid=skip_sid,
+            "groupMessage", message, to=_rooms(member_ids), skip_sid=skip_sid,
             namespace=NAMESPACE,
         )
 
@@ -91,17 +133,17 @@ def emit_conversation_updated(user_ids, update):
     """`conversationUpdated {conversation, change}` to every tab of `user_ids`: the members after
     a group's change plus anyone it removed (who learn they are out)."""
     if user_ids:
-        socketio.emit("conversationUpdated", update, to=_rooms_of(user_ids), namespace=NAMESPACE)
+        socketio.emit("conversationUpdated", update, to=_rooms(user_ids), namespace=NAMESPACE)
 
 
 def emit_group_messages_seen(user_ids, receipt):
     """`messagesSeen {conversationId, readerId, messageId, seenAt}` to the other members of a
     group after one of them read it."""
     if user_ids:
-        socketio.emit("messagesSeen", receipt, to=_rooms_of(user_ids), namespace=NAMESPACE)
+        socketio.emit("messagesSeen", receipt, to=_rooms(user_ids), namespace=NAMESPACE)
 
 
 def emit_group_typing(user_ids, indicator):
     """`typing {from, conversationId, isTyping, expiresInMs}` to the other members of a group."""
     if user_ids:
-        socketio.emit("typing", indicator, to=_rooms_of(user_ids), namespace=NAMESPACE)
+        socketio.emit("typing", indicator, to=_rooms(user_ids), namespace=NAMESPACE)
