@@ -1,12 +1,13 @@
 """Who belongs to a conversation: the one membership check edits, reactions and search use.
 
-A pair conversation's members are its two `participants`. Group conversations plug in here:
-`members` and `is_member` are the only places that decide, so a group's rules (members who
-joined later, members who left) change these two functions and nothing else.
+A pair conversation's members are its two `participants`; a group's are its current members (its
+`participants` mirror its memberships, services.memberships), who read it from their joining on
+(`unreadable`).
 """
 
 from chatapp.errors import NotFoundError
-from chatapp.models import Conversation, Message
+from chatapp.models import Conversation, Membership, Message
+from chatapp.services.memberships import GROUP, membership_key
 from chatapp.validation import object_id
 
 MESSAGE_NOT_FOUND = "Message not found"
@@ -27,6 +28,18 @@ def conversation_ids_of(user):
     return [
         doc["_id"]
         for doc in Conversation._get_collection().find({"participants": user}, {"_id": 1})
+    ]
+
+
+def unreadable(user, conversation_ids):
+    """Raw filters (for `$nor`) of the messages `user` may not read in `conversation_ids`: in each
+    group, those from before their joining (services.groups); none in a pair."""
+    keys = [membership_key(conversation_id, user) for conversation_id in conversation_ids]
+    return [
+        {"conversationId": doc["conversationId"], "_id": {"$lt": doc["visibleFrom"]}}
+        for doc in Membership._get_collection().find(
+            {"_id": {"$in": keys}}, {"conversationId": 1, "visibleFrom": 1}
+        )
     ]
 
 
@@ -54,4 +67,8 @@ def message_for_member(user_id, message_id):
         conversation = {"_id": None, "pairKey": "legacy", "participants": participants}
     if not is_member(conversation, user):
         raise NotFoundError(MESSAGE_NOT_FOUND)
+    if conversation.get("type") == GROUP:
+        for hidden in unreadable(user, [conversation["_id"]]):
+            if message["_id"] < hidden["_id"]["$lt"]:
+                raise NotFoundError(MESSAGE_NOT_FOUND)  # from before they joined the group
     return message, conversation

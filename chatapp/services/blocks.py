@@ -129,7 +129,7 @@ def check_can_reach(user, conversation):
     Forbidden as `check_can_message` does when a block stands between the two. (Deleting one's
     own message stays allowed: it only takes something away.) Group conversations decide their
     own rule."""
-    if not conversation.get("pairKey"):
+    if not conversation.get("pairKey") or conversation.get("type") == "group":
         return
     members = conversation.get("participants") or []
     others = [member for member in members if str(member) != str(user)]

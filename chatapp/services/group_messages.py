@@ -17,7 +17,8 @@ from chatapp.clock import to_iso, utc_now
 from chatapp.errors import Conflict, InvalidInput, NotFoundError, PayloadTooLarge
 from chatapp.models import Conversation, Membership, Message, MessageKey
 from chatapp.realtime import events
-from chatapp.services import memberships, messages
+from chatapp.realtime.visibility import visibility
+from chatapp.services import memberships, messages, reactions
 from chatapp.validation import is_object_id, object_id, string_field
 
 SEEN_FIELDS = ("conversationId", "readerId", "messageId", "seenAt")
@@ -139,7 +140,7 @@ def list_group_messages(user_id, group_id, *, limit, before=None, after=None):
         oldest_first = list(collection.find(query, sort=[("seq", 1)], limit=limit + 1))
         page = oldest_first[:limit]
         next_after = str(page[-1]["_id"]) if len(oldest_first) > limit else None
-        return [serializers.group_message(doc) for doc in page], next_after
+        return _page(page, user_id), next_after
     seqs = {"$gte": low}
     if before is not None:
         seqs["$lt"] = _seq_of(group["_id"], before)
@@ -148,7 +149,13 @@ def list_group_messages(user_id, group_id, *, limit, before=None, after=None):
     page = newest_first[:limit]
     next_before = str(page[-1]["_id"]) if len(newest_first) > limit else None
     page.reverse()
-    return [serializers.group_message(doc) for doc in page], next_before
+    return _page(page, user_id), next_before
+
+
+def _page(documents, viewer_id):
+    """History messages in wire format, with their reactions as the viewer sees them."""
+    wires = [serializers.group_message(doc) for doc in documents]
+    return reactions.attach(documents, wires, object_id(str(viewer_id), "user id"))
 
 
 def mark_group_read(reader_id, group_id, message_id=None):
@@ -188,6 +195,7 @@ def mark_group_read(reader_id, group_id, message_id=None):
             "seq": {"$gt": after},
             "senderId": {"$ne": reader},
             "system": {"$exists": False},
+            "deletedAt": None,  # a deleted message is not unread (services.message_edits)
         }
     )
     conversations.update_one({"_id": group_id}, {"$set": {f"unreadCounts.{reader}": unread}})
@@ -223,7 +231,11 @@ def relay_group_typing(from_user_id, group_id, is_typing, *, expires_in_ms):
     group = Conversation._get_collection().find_one(
         {"_id": object_id(group_id)}, {"participants": 1}
     )
-    others = [str(m) for m in (group or {}).get("participants") or [] if m != user]
+    others = [
+        str(m) for m in (group or {}).get("participants") or []
+        # Not relayed across a block (realtime.visibility), as for a pair.
+        if m != user and not visibility.hides(str(user), str(m))
+    ]
     events.emit_group_typing(
         others,
         {

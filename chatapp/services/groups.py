@@ -16,7 +16,7 @@ from chatapp.clock import utc_now
 from chatapp.errors import Conflict, InvalidInput, NotFoundError
 from chatapp.models import Conversation, Membership, Message, User
 from chatapp.realtime import events
-from chatapp.services import memberships, messages
+from chatapp.services import blocks, memberships, messages
 from chatapp.services.memberships import ADMIN, GROUP, MEMBER, membership_key
 from chatapp.validation import object_id, string_field
 
@@ -34,7 +34,8 @@ def create_group(creator_id, name, member_ids, *, max_members):
     others = checked_user_ids(member_ids, creator, "memberIds", maximum=max_members)
     if len(others) < 2:
         raise InvalidInput("A group needs at least 2 other members (memberIds)")
-    # check_can_add(creator, others)  # TODO(blocks): services.blocks.check_can_add once on main
+    for user in others:
+        blocks.check_can_add(creator, user)  # 403 when a block stands between them
 
     group_id, first = ObjectId(), ObjectId()
     now = utc_now()
@@ -106,7 +107,8 @@ def add_members(actor_id, group_id, user_ids, *, max_members):
     capacity = max_members + 1
     if len(current) + len(new) > capacity:
         raise Conflict(f"A group has at most {capacity} members")
-    # for user in new: check_can_add(actor, user)  # TODO(blocks): services.blocks once on main
+    for user in new:
+        blocks.check_can_add(actor, user)
 
     message_id, now = ObjectId(), utc_now()
     added = []

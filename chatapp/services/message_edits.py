@@ -99,6 +99,8 @@ def _checked_text(text, max_length):
 def _check_sender(message, user_id, verb):
     if str(message["senderId"]) != str(user_id):
         raise Forbidden(f"You can only {verb} your own messages")
+    if message.get("system"):  # a group's record of a membership change (services.groups)
+        raise Forbidden(f"You cannot {verb} a group's membership changes")
 
 
 def _wire(message):

@@ -46,6 +46,9 @@ def search_messages(user_id, q, *, conversation_id=None, before=None, limit, sca
 
     collection = Message._get_collection()
     window = {"conversationId": {"$in": conversation_ids}}
+    hidden = access.unreadable(user, conversation_ids)  # a group's history before one joined
+    if hidden:
+        window["$nor"] = hidden
     if before is not None:
         window["_id"] = {"$lt": before}
     # The oldest message of the window: the scan_limit-th newest. An index range on
@@ -58,13 +61,14 @@ def search_messages(user_id, q, *, conversation_id=None, before=None, limit, sca
     if boundary is not None:
         query["_id"] = {**query.get("_id", {}), "$gte": boundary}
     query["$and"] = [{"message": {"$regex": re.escape(word), "$options": "i"}} for word in words]
+    query["system"] = {"$exists": False}  # a group's membership changes are not messages
     found = list(collection.find(query, sort=[("_id", -1)], limit=limit + 1))
 
     page = found[:limit]
     if len(found) > limit:
         next_before = str(page[-1]["_id"])
     elif boundary is not None and collection.find_one(
-        {"conversationId": {"$in": conversation_ids}, "_id": {"$lt": boundary}}, {"_id": 1}
+        {**window, "_id": {"$lt": boundary}}, {"_id": 1}
     ):
         next_before = str(boundary)  # nothing more in this window; older messages remain
     else:

@@ -86,6 +86,8 @@ window.chatappGroups = function install(core) {
     showHeader();
     $("#messages").replaceChildren();
     $("#send-form").hidden = false;
+    const blockButton = $("#block"); // features.js: blocking is between two people, not a group
+    if (blockButton) blockButton.hidden = true;
     const page = await loadPage();
     if (open?._id === id) page.forEach((message) => append(message));
     await request("POST", `/api/v1/groups/${id}/read`);
