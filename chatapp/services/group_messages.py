@@ -16,8 +16,7 @@ from chatapp import serializers, validation
 from chatapp.clock import to_iso, utc_now
 from chatapp.errors import Conflict, InvalidInput, NotFoundError, PayloadTooLarge
 from chatapp.models import Conversation, Membership, Message, MessageKey
-from chatapp.realtime import events
-from chatapp.realtime.visibility import visibility
+from chatapp.realtime import events, visibility
 from chatapp.services import memberships, messages, reactions
 from chatapp.validation import is_object_id, object_id, string_field
 
@@ -231,10 +230,11 @@ def relay_group_typing(from_user_id, group_id, is_typing, *, expires_in_ms):
     group = Conversation._get_collection().find_one(
         {"_id": object_id(group_id)}, {"participants": 1}
     )
+    hidden = visibility.current()
     others = [
         str(m) for m in (group or {}).get("participants") or []
         # Not relayed across a block (realtime.visibility), as for a pair.
-        if m != user and not visibility.hides(str(user), str(m))
+        if m != user and not hidden.hides(str(user), str(m))
     ]
     events.emit_group_typing(
         others,
