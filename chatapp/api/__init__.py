@@ -3,7 +3,7 @@
 This package holds what they share: the JSON body, the page size and the next-page headers.
 """
 
-from flask import request
+from flask import current_app, g, jsonify, request
 
 from chatapp import validation
 from chatapp.errors import ApiError, InvalidInput
@@ -52,6 +52,41 @@ def parse_limit(raw, *, default, maximum):
     if limit < 1:
         raise InvalidInput("limit must be a positive integer")
     return min(limit, maximum)
+
+
+def page_limit(kind):
+    """The request's `?limit=`, sized by the settings `<kind>_PAGE_SIZE` and `<kind>_MAX_PAGE_SIZE`."""
+    config = current_app.config
+    return parse_limit(
+        request.args.get("limit"),
+        default=config[f"{kind}_PAGE_SIZE"],
+        maximum=config[f"{kind}_MAX_PAGE_SIZE"],
+    )
+
+
+def paged_response(page, next_cursor, *, after=None):
+    """The page as the bare JSON array; the next page's cursor, if any, in the next-page header.
+
+    With `after` (catching up on newer messages) the cursor goes in X-Next-After, else X-Next-Before.
+    """
+    response = jsonify(page)
+    if next_cursor is not None:
+        response.headers[NEXT_AFTER_HEADER if after is not None else NEXT_PAGE_HEADER] = next_cursor
+    return response
+
+
+def history_page(list_function, conversation_id):
+    """A page of one conversation's history (`?before=` or `?after=`, `&limit=`) for the caller.
+
+    `list_function(user_id, conversation_id, limit=, before=, after=)` returns (page, cursor):
+    the pair and the group history share the query string, the sizes and the headers.
+    """
+    after = request.args.get("after")
+    page, next_cursor = list_function(
+        g.user_id, conversation_id, limit=page_limit("HISTORY"),
+        before=request.args.get("before"), after=after,
+    )
+    return paged_response(page, next_cursor, after=after)
 
 
 STATE_CHANGING = frozenset(("POST", "PUT", "PATCH", "DELETE"))

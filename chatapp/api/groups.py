@@ -3,7 +3,7 @@
 from flask import Blueprint, current_app, g, jsonify, request
 
 from chatapp import ratelimit
-from chatapp.api import NEXT_AFTER_HEADER, NEXT_PAGE_HEADER, json_body, parse_limit
+from chatapp.api import history_page, json_body
 from chatapp.api.auth import login_required
 from chatapp.services import group_messages, groups
 
@@ -91,20 +91,7 @@ def send(group_id):
 @login_required
 def history(group_id):
     """A page of the group's history (`?before=` or `?after=`, `&limit=`), as pair history."""
-    config = current_app.config
-    limit = parse_limit(
-        request.args.get("limit"),
-        default=config["HISTORY_PAGE_SIZE"],
-        maximum=config["HISTORY_MAX_PAGE_SIZE"],
-    )
-    after = request.args.get("after")
-    page, next_cursor = group_messages.list_group_messages(
-        g.user_id, group_id, limit=limit, before=request.args.get("before"), after=after
-    )
-    response = jsonify(page)
-    if next_cursor is not None:
-        response.headers[NEXT_AFTER_HEADER if after is not None else NEXT_PAGE_HEADER] = next_cursor
-    return response
+    return history_page(group_messages.list_group_messages, group_id)
 
 
 @blueprint.post("/<group_id>/read")

@@ -3,7 +3,7 @@
 from flask import Blueprint, current_app, g, jsonify, request
 
 from chatapp import ratelimit
-from chatapp.api import NEXT_AFTER_HEADER, NEXT_PAGE_HEADER, json_body, parse_limit
+from chatapp.api import history_page, json_body
 from chatapp.api.auth import login_required
 from chatapp.services import conversations, messages
 
@@ -40,17 +40,4 @@ def mark_read(other_id):
 @login_required
 def history(other_id):
     """A page of the caller's conversation with `other_id` (`?before=` or `?after=`, `&limit=`)."""
-    config = current_app.config
-    limit = parse_limit(
-        request.args.get("limit"),
-        default=config["HISTORY_PAGE_SIZE"],
-        maximum=config["HISTORY_MAX_PAGE_SIZE"],
-    )
-    after = request.args.get("after")
-    page, next_cursor = messages.list_messages(
-        g.user_id, other_id, limit=limit, before=request.args.get("before"), after=after
-    )
-    response = jsonify(page)
-    if next_cursor is not None:
-        response.headers[NEXT_AFTER_HEADER if after is not None else NEXT_PAGE_HEADER] = next_cursor
-    return response
+    return history_page(messages.list_messages, other_id)

@@ -3,7 +3,7 @@
 from flask import Blueprint, current_app, g, jsonify, request
 
 from chatapp import login_throttle, ratelimit, security, serializers
-from chatapp.api import NEXT_PAGE_HEADER, json_body, parse_limit
+from chatapp.api import json_body, page_limit, paged_response
 from chatapp.api.auth import login_required
 from chatapp.auth import TOKEN_COOKIE, find_token
 from chatapp.errors import InvalidInput
@@ -116,14 +116,7 @@ def other_users():
     args = request.args
     if not any(name in args for name in ("limit", "before", "q")):
         return jsonify([serializers.public_user(doc) for doc in users.list_other_users(g.user_id)])
-    config = current_app.config
-    limit = parse_limit(
-        args.get("limit"), default=config["USER_PAGE_SIZE"], maximum=config["USER_MAX_PAGE_SIZE"]
-    )
     page, next_before = users.find_other_users(
-        g.user_id, limit=limit, before=args.get("before"), prefix=args.get("q")
+        g.user_id, limit=page_limit("USER"), before=args.get("before"), prefix=args.get("q")
     )
-    response = jsonify([serializers.public_user(doc) for doc in page])
-    if next_before is not None:
-        response.headers[NEXT_PAGE_HEADER] = next_before
-    return response
+    return paged_response([serializers.public_user(doc) for doc in page], next_before)
