@@ -6,16 +6,13 @@ the React client appends to whatever chat is open). A member reads the history f
 that announced their joining (`visibleFrom`) on; a former member reads nothing.
 """
 
-import hashlib
-
 from bson import ObjectId
-from mongoengine.errors import NotUniqueError
 from pymongo import ReturnDocument
 
 from chatapp import serializers, validation
 from chatapp.clock import to_iso, utc_now
-from chatapp.errors import Conflict, InvalidInput, NotFoundError, PayloadTooLarge
-from chatapp.models import Conversation, Membership, Message, MessageKey
+from chatapp.errors import InvalidInput, NotFoundError, PayloadTooLarge
+from chatapp.models import Conversation, Membership, Message
 from chatapp.realtime import events, visibility
 from chatapp.services import memberships, messages, reactions
 from chatapp.validation import is_object_id, object_id, string_field
@@ -55,7 +52,9 @@ def send_group_message(
         updated_at=now,
     )
     if client_message_id is not None:
-        key = _claim_key(sender, group["_id"], text, client_message_id, message.id)
+        key = messages.claim_key(
+            sender, text, client_message_id, message.id, group_id=group["_id"]
+        )
         if key.message_id != message.id:
             first = Message.objects(id=key.message_id).first()
             if first is not None:
@@ -77,26 +76,6 @@ def send_group_message(
     # Emitted last: only after every write returned.
     events.emit_group_message([str(m) for m in members], wire, skip_sid=origin_sid)
     return wire, True
-
-
-def _claim_key(sender, group_id, text, client_message_id, message_id):
-    """Claim (sender, client_message_id) for `message_id` in the group, as services.messages
-    does for a pair (one key space per sender: a pair's key reused in a group is a 409 too)."""
-    key = MessageKey(
-        id=f"{sender}:{client_message_id}",
-        message_id=message_id,
-        conversation_id=group_id,
-        digest=hashlib.sha256(text.encode()).hexdigest(),
-    )
-    try:
-        return key.save(force_insert=True)
-    except NotUniqueError:
-        first = MessageKey.objects(id=key.id).first()
-    if first is None:
-        raise Conflict("clientMessageId was already used")
-    if first.conversation_id != group_id or first.receiver_id or first.digest != key.digest:
-        raise Conflict("clientMessageId was already used for a different message")
-    return first
 
 
 def _first_visible_seq(group_id, membership):
@@ -126,10 +105,7 @@ def list_group_messages(user_id, group_id, *, limit, before=None, after=None):
     returns `(messages, next_cursor)`. Only messages from the member's joining on (a cursor from
     before that reads as the start); a cursor that is not a message of the group is a 404.
     """
-    before = object_id(before, "before cursor") if before is not None else None
-    after = object_id(after, "after cursor") if after is not None else None
-    if before is not None and after is not None:
-        raise InvalidInput("Use either before or after, not both")
+    before, after = messages.parse_cursors(before, after)
     group, membership = memberships.member_of(group_id, user_id)
     low = _first_visible_seq(group["_id"], membership)
     collection = Message._get_collection()
@@ -137,16 +113,14 @@ def list_group_messages(user_id, group_id, *, limit, before=None, after=None):
         seqs = {"$gt": _seq_of(group["_id"], after), "$gte": low}
         query = {"conversationId": group["_id"], "seq": seqs}
         oldest_first = list(collection.find(query, sort=[("seq", 1)], limit=limit + 1))
-        page = oldest_first[:limit]
-        next_after = str(page[-1]["_id"]) if len(oldest_first) > limit else None
+        page, next_after = messages.cut_page(oldest_first, limit)
         return _page(page, user_id), next_after
     seqs = {"$gte": low}
     if before is not None:
         seqs["$lt"] = _seq_of(group["_id"], before)
     query = {"conversationId": group["_id"], "seq": seqs}
     newest_first = list(collection.find(query, sort=[("seq", -1)], limit=limit + 1))
-    page = newest_first[:limit]
-    next_before = str(page[-1]["_id"]) if len(newest_first) > limit else None
+    page, next_before = messages.cut_page(newest_first, limit)
     page.reverse()
     return _page(page, user_id), next_before
 

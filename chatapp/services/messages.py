@@ -130,15 +130,23 @@ def next_seq(conversation_id):
 
 
 def _claim_key(sender, receiver, text, client_message_id, message_id):
+    """Claim (sender, client_message_id) for `message_id` sent to `receiver` (see claim_key)."""
+    return claim_key(sender, text, client_message_id, message_id, receiver_id=receiver)
+
+
+def claim_key(sender, text, client_message_id, message_id, *, receiver_id=None, group_id=None):
     """Claim (sender, client_message_id) for `message_id`; return the MessageKey that wins.
 
-    A key reused for a different message is the client's bug, answered with 409 rather than
-    with a message that is not the one it just asked to send.
+    A pair message's key names its receiver, a group message's key its group: one key space per
+    sender, so a pair's key reused in a group (or the reverse) is a 409 too. A key reused for a
+    different message is the client's bug, answered with 409 rather than with a message that is
+    not the one it just asked to send.
     """
     key = MessageKey(
         id=f"{sender}:{client_message_id}",
         message_id=message_id,
-        receiver_id=receiver,
+        receiver_id=receiver_id,
+        conversation_id=group_id,
         digest=hashlib.sha256(text.encode()).hexdigest(),
     )
     try:
@@ -147,7 +155,11 @@ def _claim_key(sender, receiver, text, client_message_id, message_id):
         first = MessageKey.objects(id=key.id).first()
     if first is None:  # keys are never deleted; only an operator could have
         raise Conflict("clientMessageId was already used")
-    if first.receiver_id != receiver or first.digest != key.digest:
+    if (
+        first.receiver_id != receiver_id
+        or first.conversation_id != group_id
+        or first.digest != key.digest
+    ):
         raise Conflict("clientMessageId was already used for a different message")
     return first
 
@@ -184,10 +196,7 @@ def list_messages(user_id, other_id, *, limit, before=None, after=None):
     """
     user = object_id(str(user_id), "user id")
     other = object_id(other_id, "user id")
-    before = object_id(before, "before cursor") if before is not None else None
-    after = object_id(after, "after cursor") if after is not None else None
-    if before is not None and after is not None:
-        raise InvalidInput("Use either before or after, not both")
+    before, after = parse_cursors(before, after)
     if user == other:
         raise InvalidInput("You have no conversation with yourself")
 
@@ -203,18 +212,30 @@ def list_messages(user_id, other_id, *, limit, before=None, after=None):
     )
     if after is not None:
         seq, message_id = _position(history, after, newer=True)
-        found = _newer(history, seq, message_id, limit + 1)
-        page = found[:limit]
-        next_after = str(page[-1]["_id"]) if len(found) > limit else None
+        page, next_after = cut_page(_newer(history, seq, message_id, limit + 1), limit)
         return _page(page, user), next_after
     seq, message_id = (
         _position(history, before, newer=False) if before is not None else (MAX_SEQ, None)
     )
-    found = _older(history, seq, message_id, limit + 1)
-    page = found[:limit]
-    next_before = str(page[-1]["_id"]) if len(found) > limit else None
+    page, next_before = cut_page(_older(history, seq, message_id, limit + 1), limit)
     page.reverse()
     return _page(page, user), next_before
+
+
+def parse_cursors(before, after):
+    """A history page's `before` and `after` cursors as ids (400 for a bad one, or for both)."""
+    before = object_id(before, "before cursor") if before is not None else None
+    after = object_id(after, "after cursor") if after is not None else None
+    if before is not None and after is not None:
+        raise InvalidInput("Use either before or after, not both")
+    return before, after
+
+
+def cut_page(found, limit):
+    """`(page, next_cursor)` from up to `limit + 1` messages read in paging order: the extra
+    one only tells that another page follows, whose cursor is the page's last message."""
+    page = found[:limit]
+    return page, str(page[-1]["_id"]) if len(found) > limit else None
 
 
 def _page(documents, viewer):
