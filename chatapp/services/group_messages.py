@@ -9,13 +9,13 @@ that announced their joining (`visibleFrom`) on; a former member reads nothing.
 from bson import ObjectId
 from pymongo import ReturnDocument
 
-from chatapp import serializers, validation
+from chatapp import serializers
 from chatapp.clock import to_iso, utc_now
-from chatapp.errors import InvalidInput, NotFoundError, PayloadTooLarge
+from chatapp.errors import NotFoundError
 from chatapp.models import Conversation, Membership, Message
 from chatapp.realtime import events, visibility
 from chatapp.services import memberships, messages, reactions
-from chatapp.validation import is_object_id, object_id, string_field
+from chatapp.validation import is_object_id, object_id
 
 SEEN_FIELDS = ("conversationId", "readerId", "messageId", "seenAt")
 
@@ -32,12 +32,7 @@ def send_group_message(
     `groupMessage` goes to every member's tabs but the socket `origin_sid` the message came from
     (None for an HTTP send).
     """
-    text = string_field(text, "message")
-    client_message_id = validation.client_message_id(client_message_id)
-    if not text.strip():
-        raise InvalidInput("Message must not be empty")
-    if len(text) > max_length:
-        raise PayloadTooLarge(f"Message is too long (at most {max_length} characters)")
+    text, client_message_id = messages.checked_text(text, client_message_id, max_length)
     group, membership = memberships.member_of(group_id, sender_id)
     sender = membership["userId"]
 
@@ -51,19 +46,9 @@ def send_group_message(
         created_at=now,
         updated_at=now,
     )
-    if client_message_id is not None:
-        key = messages.claim_key(
-            sender, text, client_message_id, message.id, group_id=group["_id"]
-        )
-        if key.message_id != message.id:
-            first = Message.objects(id=key.message_id).first()
-            if first is not None:
-                return serializers.group_message(first.to_mongo()), False
-            message.id = key.message_id  # its first attempt is still storing it, or failed
-    stored = messages.store_in_order(message)
-    if stored is not message:
-        return serializers.group_message(stored.to_mongo()), False
-    document = message.to_mongo()
+    document, created = messages.store_once(message, group_id=group["_id"])
+    if not created:
+        return serializers.group_message(document), False
     members = group.get("participants") or []
     try:
         memberships.record_newest(

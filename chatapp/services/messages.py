@@ -30,12 +30,7 @@ def send_message(
     """
     sender = object_id(str(sender_id), "sender id")
     receiver = object_id(receiver_id, "receiver id")
-    text = string_field(text, "message")
-    client_message_id = validation.client_message_id(client_message_id)
-    if not text.strip():
-        raise InvalidInput("Message must not be empty")
-    if len(text) > max_length:
-        raise PayloadTooLarge(f"Message is too long (at most {max_length} characters)")
+    text, client_message_id = checked_text(text, client_message_id, max_length)
     if sender == receiver:
         raise InvalidInput("You cannot send a message to yourself")
     if not user_exists(receiver):
@@ -55,20 +50,9 @@ def send_message(
         created_at=now,
         updated_at=now,
     )
-    if client_message_id is not None:
-        key = _claim_key(sender, receiver, text, client_message_id, message.id)
-        if key.message_id != message.id:
-            first = Message.objects(id=key.message_id).first()
-            if first is not None:
-                return serializers.message(first.to_mongo()), False
-            # The attempt that claimed the key has not stored its message: it is still storing
-            # it, or it failed. Store it under the id the key names: whichever insert lands
-            # first is the message, and the other finds it in _store_in_order.
-            message.id = key.message_id
-    stored = _store_in_order(message)
-    if stored is not message:
-        return serializers.message(stored.to_mongo()), False
-    document = message.to_mongo()
+    document, created = store_once(message, receiver_id=receiver)
+    if not created:
+        return serializers.message(document), False
     wire = serializers.message(document)
     try:
         _record_sent(conversation_id, receiver, document)
@@ -83,6 +67,44 @@ def send_message(
     events.emit_new_message(wire)
     events.emit_message_sent(wire, skip_sid=origin_sid)
     return wire, True
+
+
+def checked_text(text, client_message_id, max_length):
+    """A message's text and clientMessageId as sent: 400 for a bad or empty one, 413 when the
+    text is over `max_length` characters."""
+    text = string_field(text, "message")
+    client_message_id = validation.client_message_id(client_message_id)
+    if not text.strip():
+        raise InvalidInput("Message must not be empty")
+    if len(text) > max_length:
+        raise PayloadTooLarge(f"Message is too long (at most {max_length} characters)")
+    return text, client_message_id
+
+
+def store_once(message, *, receiver_id=None, group_id=None):
+    """Store the new `message` once per idempotency key; return `(document, created)`.
+
+    With a clientMessageId, the key is claimed first (claim_key: for the pair's receiver or
+    the group). When an earlier attempt with that key already stored its message, returns that
+    message's document and False, storing nothing.
+    """
+    if message.client_message_id is not None:
+        key = claim_key(
+            message.sender_id, message.message, message.client_message_id, message.id,
+            receiver_id=receiver_id, group_id=group_id,
+        )
+        if key.message_id != message.id:
+            first = Message.objects(id=key.message_id).first()
+            if first is not None:
+                return first.to_mongo(), False
+            # The attempt that claimed the key has not stored its message: it is still storing
+            # it, or it failed. Store it under the id the key names: whichever insert lands
+            # first is the message, and the other finds it in _store_in_order.
+            message.id = key.message_id
+    stored = _store_in_order(message)
+    if stored is not message:
+        return stored.to_mongo(), False
+    return message.to_mongo(), True
 
 
 # Attempts at a free seq before a send gives up (each failed one means another send in the same
