@@ -5,7 +5,7 @@ This package holds what they share: the JSON body, the page size and the next-pa
 
 from flask import current_app, g, jsonify, request
 
-from chatapp import validation
+from chatapp import ratelimit, validation
 from chatapp.errors import ApiError, InvalidInput
 
 # The cursor of a list's next page; the body stays the bare array the React client expects.
@@ -26,6 +26,11 @@ def json_body():
     if not isinstance(body, dict):
         raise InvalidInput("Request body must be a JSON object")
     return validation.storable(body)  # 400 for lone surrogates and deep nesting
+
+
+def optional_json_body():
+    """The request's JSON object, or {} for an empty body (a read marker's "everything so far")."""
+    return json_body() if request.content_length or request.get_data(cache=True) else {}
 
 
 def refuse_truncated_body():
@@ -117,3 +122,22 @@ def refuse_unstorable_query():
     database (a 500) instead of being the client's error.
     """
     validation.storable(request.args.to_dict(flat=False))
+
+
+def send_response(send_function, to_id):
+    """A send (`{message, clientMessageId?}`) to a user or a group: 201 `{newMessage}` when
+    stored now; 200 when a retry found the message its first attempt stored.
+
+    `send_function(sender_id, to_id, text, max_length=, client_message_id=)` returns
+    (message, created); pair and group sends share one budget (429 with Retry-After).
+    """
+    ratelimit.check("SEND_RATE_LIMIT", g.user_id, "messages")
+    body = json_body()
+    new_message, created = send_function(
+        g.user_id,
+        to_id,
+        body.get("message"),
+        max_length=current_app.config["MAX_MESSAGE_LENGTH"],
+        client_message_id=body.get("clientMessageId"),
+    )
+    return jsonify({"newMessage": new_message}), 201 if created else 200

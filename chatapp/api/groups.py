@@ -1,9 +1,9 @@
 """/api/v1/groups: group conversations, their members, messages and read markers (docs/groups.md)."""
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify
 
 from chatapp import ratelimit
-from chatapp.api import history_page, json_body
+from chatapp.api import history_page, json_body, optional_json_body, send_response
 from chatapp.api.auth import login_required
 from chatapp.services import group_messages, groups
 
@@ -77,14 +77,7 @@ def leave(group_id):
 @login_required
 def send(group_id):
     """Send to the group (`{message, clientMessageId?}`): 201 `{newMessage}`, 200 on a retry."""
-    ratelimit.check("SEND_RATE_LIMIT", g.user_id, "messages")  # the budget of pair sends
-    body = json_body()
-    message, created = group_messages.send_group_message(
-        g.user_id, group_id, body.get("message"),
-        max_length=current_app.config["MAX_MESSAGE_LENGTH"],
-        client_message_id=body.get("clientMessageId"),
-    )
-    return jsonify({"newMessage": message}), 201 if created else 200
+    return send_response(group_messages.send_group_message, group_id)
 
 
 @blueprint.get("/<group_id>/messages")
@@ -98,5 +91,5 @@ def history(group_id):
 @login_required
 def mark_read(group_id):
     """Mark the group read (up to body `messageId`, or everything)."""
-    body = json_body() if request.content_length or request.get_data(cache=True) else {}
+    body = optional_json_body()
     return jsonify(group_messages.mark_group_read(g.user_id, group_id, body.get("messageId")))

@@ -1,9 +1,8 @@
 """/api/v1/message: send a message, read a conversation's history a page at a time."""
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, g, jsonify
 
-from chatapp import ratelimit
-from chatapp.api import history_page, json_body
+from chatapp.api import history_page, optional_json_body, send_response
 from chatapp.api.auth import login_required
 from chatapp.services import conversations, messages
 
@@ -14,25 +13,14 @@ blueprint = Blueprint("messages", __name__, url_prefix="/api/v1/message")
 @login_required
 def send(receiver_id):
     """Send a message to `receiver_id` (`{message, clientMessageId?}`)."""
-    ratelimit.check("SEND_RATE_LIMIT", g.user_id, "messages")  # 429 with Retry-After
-    body = json_body()
-    new_message, created = messages.send_message(
-        g.user_id,
-        receiver_id,
-        body.get("message"),
-        max_length=current_app.config["MAX_MESSAGE_LENGTH"],
-        client_message_id=body.get("clientMessageId"),
-    )
-    # 201 when stored now; 200 when a retry found the message its first attempt stored.
-    return jsonify({"newMessage": new_message}), 201 if created else 200
+    return send_response(messages.send_message, receiver_id)
 
 
 @blueprint.post("/<other_id>/read")
 @login_required
 def mark_read(other_id):
     """Mark the caller's conversation with `other_id` read (up to body `messageId`, or all)."""
-    # The body is optional: an empty one means "everything so far".
-    body = json_body() if request.content_length or request.get_data(cache=True) else {}
+    body = optional_json_body()
     return jsonify(conversations.mark_read(g.user_id, other_id, body.get("messageId")))
 
 
