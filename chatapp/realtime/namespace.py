@@ -207,19 +207,7 @@ class ChatNamespace(Namespace):
     # Handlers with an ack return its body; an exception's ack comes from `socket_error`.
     def on_sendMessage(self, *args):
         """`sendMessage {receiverId, message, clientMessageId?}`: as the HTTP send, acknowledged."""
-        db.ensure_ready()  # as every HTTP call: nothing is written before the unique indexes exist
-        user_id = current_user_id(still_exists=True)
-        ratelimit.check("SEND_RATE_LIMIT", user_id, "messages")  # the same budget as HTTP sends
-        data = payload(args)
-        new_message, _ = messages.send_message(
-            user_id,
-            data.get("receiverId"),
-            data.get("message"),
-            max_length=current_app.config["MAX_MESSAGE_LENGTH"],
-            client_message_id=data.get("clientMessageId"),
-            origin_sid=request.sid,  # this tab has the ack; the sender's other tabs get messageSent
-        )
-        return {"ok": True, "newMessage": new_message}
+        return _send(args, messages.send_message, "receiverId")
 
     def on_typing(self, *args):
         """`typing {to, isTyping}`: relayed to `to`'s tabs; `typing {conversationId, isTyping}`:
@@ -247,39 +235,17 @@ class ChatNamespace(Namespace):
 
     def on_markRead(self, *args):
         """`markRead {otherUserId, messageId?}`: as `POST /api/v1/message/<otherUserId>/read`."""
-        db.ensure_ready()
-        data = payload(args)
-        receipt = conversations.mark_read(
-            current_user_id(still_exists=True), data.get("otherUserId"), data.get("messageId")
-        )
-        return {"ok": True, **receipt}
+        return _mark_read(args, conversations.mark_read, "otherUserId")
 
     # --- group conversations (docs/groups.md) ------------------------------------------------
     def on_sendGroupMessage(self, *args):
         """`sendGroupMessage {conversationId, message, clientMessageId?}`: as
         `POST /api/v1/groups/<id>/messages`, acknowledged `{ok, newMessage}`."""
-        db.ensure_ready()  # as every HTTP call: nothing is written before the unique indexes exist
-        user_id = current_user_id(still_exists=True)
-        ratelimit.check("SEND_RATE_LIMIT", user_id, "messages")  # the budget of every send
-        data = payload(args)
-        new_message, _ = group_messages.send_group_message(
-            user_id,
-            data.get("conversationId"),
-            data.get("message"),
-            max_length=current_app.config["MAX_MESSAGE_LENGTH"],
-            client_message_id=data.get("clientMessageId"),
-            origin_sid=request.sid,  # this tab has the ack; every other tab gets groupMessage
-        )
-        return {"ok": True, "newMessage": new_message}
+        return _send(args, group_messages.send_group_message, "conversationId")
 
     def on_markGroupRead(self, *args):
         """`markGroupRead {conversationId, messageId?}`: as `POST /api/v1/groups/<id>/read`."""
-        db.ensure_ready()
-        data = payload(args)
-        receipt = group_messages.mark_group_read(
-            current_user_id(still_exists=True), data.get("conversationId"), data.get("messageId")
-        )
-        return {"ok": True, **receipt}
+        return _mark_read(args, group_messages.mark_group_read, "conversationId")
 
 
     # --- edits and reactions (docs/api.md): as their HTTP calls, acknowledged -------------------
@@ -320,6 +286,37 @@ class ChatNamespace(Namespace):
                 max_distinct=current_app.config["REACTION_MAX_DISTINCT"],
             )
         return {"ok": True, "messageId": data.get("messageId"), "reactions": view}
+
+
+def _send(args, send_function, to_field):
+    """A send by socket (sendMessage, sendGroupMessage) as by HTTP, acknowledged `{ok, newMessage}`.
+
+    `send_function(sender_id, data[to_field], text, ...)` is the pair's or the group's send.
+    """
+    db.ensure_ready()  # as every HTTP call: nothing is written before the unique indexes exist
+    user_id = current_user_id(still_exists=True)
+    ratelimit.check("SEND_RATE_LIMIT", user_id, "messages")  # the same budget as HTTP sends
+    data = payload(args)
+    new_message, _ = send_function(
+        user_id,
+        data.get(to_field),
+        data.get("message"),
+        max_length=current_app.config["MAX_MESSAGE_LENGTH"],
+        client_message_id=data.get("clientMessageId"),
+        # This tab has the ack; the sender's other tabs get messageSent (or groupMessage).
+        origin_sid=request.sid,
+    )
+    return {"ok": True, "newMessage": new_message}
+
+
+def _mark_read(args, mark_function, other_field):
+    """A read marker by socket (markRead, markGroupRead) as by HTTP: `{ok, ...receipt}`."""
+    db.ensure_ready()
+    data = payload(args)
+    receipt = mark_function(
+        current_user_id(still_exists=True), data.get(other_field), data.get("messageId")
+    )
+    return {"ok": True, **receipt}
 
 
 def origin_checker(allowed_origins):
