@@ -281,6 +281,13 @@
     const item = document.createElement("li");
     item.dataset.messageId = message._id;
     item.classList.add(message.senderId === state.me._id ? "mine" : "theirs");
+    appendTextAndTime(item, message);
+    features?.decorate(item, message);
+    return item;
+  }
+
+  // A message's text and time of sending, as pair and group conversations show them.
+  function appendTextAndTime(item, message) {
     const text = document.createElement("span");
     text.className = "text";
     text.textContent = message.message;
@@ -288,8 +295,6 @@
     time.dateTime = message.createdAt;
     time.textContent = new Date(message.createdAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
     item.append(text, time);
-    features?.decorate(item, message);
-    return item;
   }
 
   // --- features.js ---------------------------------------------------------------------------
@@ -301,7 +306,7 @@
 
   // --- groups.js -----------------------------------------------------------------------------
 
-  const groups = window.chatappGroups?.({ state, request, guarded, $, renderUsers });
+  const groups = window.chatappGroups?.({ state, request, guarded, $, renderUsers, appendTextAndTime });
 
   // --- start ---------------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@
 "use strict";
 
 window.chatappGroups = function install(core) {
-  const { state, request, guarded, $ } = core;
+  const { state, request, guarded, $, appendTextAndTime } = core;
   const groups = new Map(); // group id -> the group as last listed or fetched
   let open = null; // the group whose conversation is open: its full JSON (members included)
   let nextBefore = null;
@@ -148,13 +148,7 @@ window.chatappGroups = function install(core) {
         item.append(from);
       }
     }
-    const text = document.createElement("span");
-    text.className = "text";
-    text.textContent = message.message;
-    const time = document.createElement("time");
-    time.dateTime = message.createdAt;
-    time.textContent = new Date(message.createdAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-    item.append(text, time);
+    appendTextAndTime(item, message);
     list.insertBefore(item, before);
     if (!before) item.scrollIntoView({ block: "end" });
   }
