@@ -87,6 +87,11 @@ class Config:
     # WebSocket, whose cookie otherwise proves the user). Refused in production.
     SOCKET_TRUST_QUERY_USER_ID = _env_bool("SOCKET_TRUST_QUERY_USER_ID", False)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    # "human" (one readable line) or "json" (one JSON object per line, for log collectors).
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "human")
+    # Who may read /metrics: networks, comma-separated, matched against the remote address
+    # (after ProxyFix); everyone else gets a 404.
+    METRICS_ALLOWED_NETWORKS = _env_list("METRICS_ALLOWED_NETWORKS", ("127.0.0.0/8", "::1"))
 
 class ProductionConfig(Config):
     ENV_NAME = "production"

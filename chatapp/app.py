@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask
 
-from chatapp import cli, db, ratelimit
+from chatapp import cli, db, logs, metrics, ratelimit
 from chatapp.errors import register_error_handlers
 from chatapp.extensions import cors, socketio
 from config import check_config, config_from_env
@@ -34,10 +34,7 @@ def create_app(config_class=None, **overrides):
 
 
 def configure_logger(app):
-    logging.basicConfig(
-        level=app.config["LOG_LEVEL"],
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.init_app(app)  # LOG_FORMAT, request ids, one access line per request
 
 
 def register_extensions(app):
@@ -54,6 +51,7 @@ def register_extensions(app):
         max_age=600,
     )
     ratelimit.init_app(app)
+    metrics.init_app(app)  # /metrics, and each request counted and timed
 
 
 def register_blueprints(app):

@@ -4,6 +4,7 @@ import logging
 
 import mongoengine
 
+from chatapp import metrics
 from chatapp.models import Conversation, Message, User
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ def init_app(app):
             serverSelectionTimeoutMS=app.config["MONGO_TIMEOUT_MS"],
             uuidRepresentation="standard",
             tz_aware=False,
+            event_listeners=[metrics.DatabaseListener()],  # command latency and errors
         )
         log.info("Using MongoDB at %s", _redact(uri))
     else:

@@ -18,6 +18,7 @@ from limits import parse_many
 from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
+from chatapp import metrics
 from chatapp.errors import TooManyRequests
 
 EXTENSION = "chatapp.ratelimit"
@@ -80,12 +81,12 @@ def _parse(spec):
 
 def allowed(setting, key):
     """Count one action of `key` (a user id) against the limit of config `setting`; False if over."""
-    return retry_after(setting, key) is None
+    return _refused(setting, retry_after(setting, key)) is None
 
 
 def check(setting, key, what="requests"):
     """Like `allowed`, but raise TooManyRequests (429, with Retry-After) when over the limit."""
-    wait = retry_after(setting, key)
+    wait = _refused(setting, retry_after(setting, key))
     if wait is not None:
         raise TooManyRequests(f"Too many {what}. Try again in {wait} s.", retry_after=wait)
 
@@ -102,7 +103,7 @@ def check_not_exhausted(setting, key, what="requests"):
     limiter = current_app.extensions[EXTENSION]
     for item in _parse(spec):
         if not limiter.test(item, setting, str(key)):
-            wait = _seconds_to_reset(limiter, item, setting, key)
+            wait = _refused(setting, _seconds_to_reset(limiter, item, setting, key))
             raise TooManyRequests(f"Too many {what}. Try again in {wait} s.", retry_after=wait)
 
 
@@ -121,6 +122,13 @@ def retry_after(setting, key):
         if not limiter.hit(item, setting, str(key)):
             return _seconds_to_reset(limiter, item, setting, key)
     return None
+
+
+def _refused(setting, wait):
+    """`wait` unchanged; when it is not None the action was refused: count it by limit."""
+    if wait is not None:
+        metrics.count_refusal(setting)
+    return wait
 
 
 def _seconds_to_reset(limiter, item, setting, key):

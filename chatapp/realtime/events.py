@@ -4,6 +4,7 @@ Every event goes to a user's own room (all of that user's open tabs), never as a
 private data. Callers emit only after the write the event announces has succeeded.
 """
 
+from chatapp import metrics
 from chatapp.extensions import socketio
 
 NAMESPACE = "/"
@@ -14,6 +15,12 @@ NAMESPACE = "/"
 SIGNED_IN_ROOM = "signed-in"
 
 
+def _emit(event, data, **kwargs):
+    """`socketio.emit`, counted by event name (chatapp_socketio_events_emitted)."""
+    metrics.count_event(event)
+    socketio.emit(event, data, namespace=NAMESPACE, **kwargs)
+
+
 def user_room(user_id):
     """The room every socket of one user joins."""
     return f"user:{user_id}"
@@ -21,7 +28,8 @@ def user_room(user_id):
 
 def emit_new_message(message):
     """`newMessage` to every tab of the receiver, with the send response's `newMessage` JSON."""
-    socketio.emit("newMessage", message, to=user_room(message["receiverId"]), namespace=NAMESPACE)
+    metrics.observe_delivery()
+    _emit("newMessage", message, to=user_room(message["receiverId"]))
 
 
 def emit_message_sent(message, skip_sid=None):
@@ -30,30 +38,21 @@ def emit_message_sent(message, skip_sid=None):
     `skip_sid` is the socket the message was sent from (it has the ack); None for HTTP sends,
     whose caller is not a socket.
     """
-    socketio.emit(
-        "messageSent",
-        message,
-        to=user_room(message["senderId"]),
-        skip_sid=skip_sid,
-        namespace=NAMESPACE,
-    )
+    _emit("messageSent", message, to=user_room(message["senderId"]), skip_sid=skip_sid)
 
 
 def emit_messages_seen(user_id, receipt):
     """`messagesSeen {conversationId, readerId, messageId, seenAt}` to every tab of `user_id`,
     the other participant of the conversation the reader read."""
-    socketio.emit("messagesSeen", receipt, to=user_room(user_id), namespace=NAMESPACE)
+    _emit("messagesSeen", receipt, to=user_room(user_id))
 
 
 def emit_typing(user_id, indicator):
     """`typing {from, isTyping, expiresInMs}` to every tab of `user_id`, the one being typed to."""
-    socketio.emit("typing", indicator, to=user_room(user_id), namespace=NAMESPACE)
+    _emit("typing", indicator, to=user_room(user_id))
 
 
 def emit_online_users(user_ids, to=None, skip_sid=None):
     """`getOnlineUsers`: the ids of everyone online, to one socket (`to`) or to every
     authenticated socket."""
-    socketio.emit(
-        "getOnlineUsers", list(user_ids), to=to or SIGNED_IN_ROOM, skip_sid=skip_sid,
-        namespace=NAMESPACE,
-    )
+    _emit("getOnlineUsers", list(user_ids), to=to or SIGNED_IN_ROOM, skip_sid=skip_sid)

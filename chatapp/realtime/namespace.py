@@ -14,10 +14,10 @@ from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, Namespace
 from werkzeug.http import parse_cookie
 
-from chatapp import ratelimit
+from chatapp import metrics, ratelimit
 from chatapp.api.auth import TOKEN_COOKIE, authenticate
 from chatapp.errors import ApiError, InvalidInput, NotAuthenticated
-from chatapp.realtime import events
+from chatapp.realtime import events, socket_log
 from chatapp.realtime.presence import PresenceBroadcaster, presence
 from chatapp.realtime.upgrade_auth import PENDING_SECONDS, UpgradeAuthenticator, UpgradeMiddleware
 from chatapp.services import conversations, messages, typing_indicators
@@ -71,6 +71,7 @@ def acknowledged(handler):
 
     @wraps(handler)
     def wrapped(self, *args):
+        metrics.mark_start()
         try:
             return {"ok": True, **handler(self, *args)}
         except ApiError as error:
@@ -121,6 +122,7 @@ class ChatNamespace(Namespace):
         self.app = app
         self.upgrades = UpgradeAuthenticator()
 
+    @socket_log.connect
     def on_connect(self, auth=None):
         sid = request.sid
         user_id = identify(auth)
@@ -157,7 +159,7 @@ class ChatNamespace(Namespace):
             return
         sid, claimed = waiting
         if claimed != user_id:
-            log.info("Socket %s claimed user %s but upgraded with %s's token", sid, claimed, user_id)
+            socket_log.refused_later(sid, "upgraded with another user's token")
             self.socketio.server.disconnect(sid, namespace=self.namespace)
             return
         self.admit(user_id, sid)
@@ -165,11 +167,13 @@ class ChatNamespace(Namespace):
     def _expire(self, eio_sid, sid):
         self.socketio.sleep(PENDING_SECONDS)
         if self.upgrades.give_up(eio_sid, sid):
+            socket_log.refused_later(sid, f"no WebSocket upgrade within {PENDING_SECONDS:g} s")
             self.socketio.server.disconnect(sid, namespace=self.namespace)
 
     def _eio_sid(self, sid):
         return self.socketio.server.manager.eio_sid_from_sid(sid, self.namespace)
 
+    @socket_log.disconnect
     def on_disconnect(self, reason=None):
         eio_sid = self._eio_sid(request.sid)
         if eio_sid is not None:

@@ -6,7 +6,7 @@ import pymongo.errors
 from mongoengine import signals
 from mongoengine.errors import NotUniqueError, OperationError
 
-from chatapp import db, serializers, validation
+from chatapp import db, metrics, serializers, validation
 from chatapp.clock import utc_now
 from chatapp.errors import Conflict, InvalidInput, NotFoundError, PayloadTooLarge
 from chatapp.models import Conversation, Message
@@ -80,6 +80,7 @@ def send_message(
         Message.objects(id=message_id).delete()
         raise
 
+    metrics.count_message_stored()
     # Emitted last: only after every write returned.
     events.emit_new_message(wire)
     events.emit_message_sent(wire, skip_sid=origin_sid)

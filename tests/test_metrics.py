@@ -1,0 +1,240 @@
+"""/metrics: who may read it, and each metric moving when the thing it counts happens.
+
+Metrics are per process (several apps in one test run share them), so every test compares a
+scrape before and after the action.
+"""
+
+import threading
+import time
+from types import SimpleNamespace
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from chatapp import metrics
+from chatapp.app import create_app
+from config import TestConfig
+from tests.conftest import received, sent
+
+
+def scrape(client, **kwargs):
+    """{(sample name, sorted label pairs): value} from GET /metrics."""
+    response = client.get("/metrics", **kwargs)
+    assert response.status_code == 200
+    assert response.content_type.startswith("text/plain")
+    samples = {}
+    for family in text_string_to_metric_families(response.get_data(as_text=True)):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def value(samples, name, **labels):
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def grew(before, after, name, **labels):
+    return value(after, name, **labels) - value(before, name, **labels)
+
+
+# --- who may read it -------------------------------------------------------------------------
+
+
+def test_metrics_answer_loopback_in_prometheus_format(client):
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "# TYPE chatapp_http_requests_total counter" in text
+    assert "# TYPE chatapp_sockets_open gauge" in text
+    ipv6 = client.get("/metrics", environ_base={"REMOTE_ADDR": "::1"})
+    assert ipv6.status_code == 200
+
+
+@pytest.mark.parametrize("remote", ["10.0.0.5", "192.168.1.20", "2001:db8::1", "not-an-ip"])
+def test_metrics_are_a_404_for_anyone_else(client, remote):
+    response = client.get("/metrics", environ_base={"REMOTE_ADDR": remote})
+    assert response.status_code == 404
+    assert response.get_json() == {"message": "Not found.", "success": False}
+    assert b"chatapp_" not in response.data
+
+
+def test_allowed_networks_are_a_setting():
+    app = create_app(TestConfig, METRICS_ALLOWED_NETWORKS=["10.0.0.0/8"])
+    client = app.test_client()
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "10.0.0.5"}).status_code == 200
+    assert client.get("/metrics").status_code == 404  # loopback is no longer in the list
+
+
+def test_a_bad_network_stops_the_start():
+    with pytest.raises(RuntimeError, match="METRICS_ALLOWED_NETWORKS"):
+        create_app(TestConfig, METRICS_ALLOWED_NETWORKS=["10.0.0.0/33"])
+
+
+# --- HTTP ------------------------------------------------------------------------------------
+
+
+def test_requests_are_counted_by_route_not_by_path(app, api, client):
+    alice, _ = api.user()
+    _, bob = api.user()
+    before = scrape(client)
+    sent(alice, bob["_id"], "hello")
+    alice.get("/no/such/page")
+    after = scrape(client)
+    route = "/api/v1/message/send/<receiver_id>"
+    assert grew(before, after, "chatapp_http_requests_total",
+                route=route, method="POST", status="201") == 1
+    assert grew(before, after, "chatapp_http_request_duration_seconds_count",
+                route=route, method="POST") == 1
+    assert grew(before, after, "chatapp_http_request_duration_seconds_sum",
+                route=route, method="POST") > 0
+    assert grew(before, after, "chatapp_http_requests_total",
+                route="unmatched", method="GET", status="404") == 1
+    # No label holds a raw path: a user id never becomes a label value.
+    assert not any(bob["_id"] in str(labels) for _, labels in after)
+
+
+# --- messages, events, delivery --------------------------------------------------------------
+
+
+def test_a_sent_message_is_counted_stored_emitted_and_timed(app, api, client, connect):
+    alice, _ = api.user()
+    bob_client, bob = api.user()
+    bob_socket = connect(bob_client)
+    before = scrape(client)
+    message = sent(alice, bob["_id"], "hello")
+    after = scrape(client)
+    assert received(bob_socket, "newMessage") == [message]
+    assert grew(before, after, "chatapp_messages_stored_total") == 1
+    assert grew(before, after, "chatapp_socketio_events_emitted_total", event="newMessage") == 1
+    assert grew(before, after, "chatapp_socketio_events_emitted_total", event="messageSent") == 1
+    assert grew(before, after, "chatapp_message_delivery_seconds_count") == 1
+    assert grew(before, after, "chatapp_message_delivery_seconds_sum") > 0
+
+
+def test_a_retried_send_stores_nothing_more(app, api, client):
+    alice, _ = api.user()
+    _, bob = api.user()
+    sent(alice, bob["_id"], "once", clientMessageId="retry-1")
+    before = scrape(client)
+    sent(alice, bob["_id"], "once", clientMessageId="retry-1")
+    after = scrape(client)
+    assert grew(before, after, "chatapp_messages_stored_total") == 0
+    assert grew(before, after, "chatapp_socketio_events_emitted_total", event="newMessage") == 0
+
+
+def test_a_socket_send_is_timed_from_its_event(app, api, client, connect):
+    alice_client, _ = api.user()
+    _, bob = api.user()
+    alice_socket = connect(alice_client)
+    before = scrape(client)
+    ack = alice_socket.emit("sendMessage", {"receiverId": bob["_id"], "message": "hi"},
+                            callback=True)
+    assert ack["ok"] is True
+    after = scrape(client)
+    assert grew(before, after, "chatapp_message_delivery_seconds_count") == 1
+    assert grew(before, after, "chatapp_messages_stored_total") == 1
+
+
+# --- refusals --------------------------------------------------------------------------------
+
+
+def test_a_refused_login_shows_in_the_refusals(app, api, client):
+    username = "victim"
+    api.register(username=username)
+    before = scrape(client)
+    statuses = [api.login(client, username, "wrong password").status_code for _ in range(6)]
+    after = scrape(client)
+    assert statuses == [400] * 5 + [429]  # TestConfig: 5 failures a minute
+    assert grew(before, after, "chatapp_rate_limit_refusals_total",
+                limit="login_failure_limit") == 1
+
+
+def test_refused_sends_are_counted_by_their_limit():
+    app = create_app(TestConfig, SEND_RATE_LIMIT="2 per minute")
+    from tests.conftest import Api, send
+
+    api = Api(app)
+    alice, _ = api.user()
+    _, bob = api.user()
+    before = scrape(alice)
+    statuses = [send(alice, bob["_id"], f"m{n}").status_code for n in range(3)]
+    after = scrape(alice)
+    assert statuses == [201, 201, 429]
+    assert grew(before, after, "chatapp_rate_limit_refusals_total", limit="send_rate_limit") == 1
+
+
+# --- sockets ---------------------------------------------------------------------------------
+
+
+def test_socket_gauges_follow_connects_and_disconnects(app, api, client, connect):
+    alice_client, alice = api.user()
+    before = scrape(client)
+    tab1 = connect(alice_client)
+    tab2 = connect(alice_client)
+    # No token, only a userId query: pending until its WebSocket upgrade proves the user.
+    pending = connect(query_string=f"userId={alice['_id']}")
+    assert pending.is_connected()
+    during = scrape(client)
+    assert grew(before, during, "chatapp_sockets_open") == 3
+    assert grew(before, during, "chatapp_sockets_pending") == 1
+    assert grew(before, during, "chatapp_users_online") == 1
+    for socket in (tab1, tab2, pending):
+        socket.disconnect()
+    after = scrape(client)
+    assert value(after, "chatapp_sockets_open") == value(before, "chatapp_sockets_open")
+    assert value(after, "chatapp_sockets_pending") == value(before, "chatapp_sockets_pending")
+    assert value(after, "chatapp_users_online") == value(before, "chatapp_users_online")
+
+
+# --- bcrypt queue ----------------------------------------------------------------------------
+
+
+def test_a_hash_waiting_for_a_slot_is_queued_and_its_wait_timed():
+    slots = threading.Semaphore(1)
+    slots.acquire()  # every hashing thread busy
+    waits_before = metrics.REGISTRY.get_sample_value("chatapp_bcrypt_wait_seconds_count")
+    sum_before = metrics.REGISTRY.get_sample_value("chatapp_bcrypt_wait_seconds_sum")
+    queue_before = metrics.BCRYPT_QUEUE._value.get()
+    done = threading.Event()
+
+    def hash_call():
+        with metrics.waiting_for(slots):
+            done.set()
+
+    worker = threading.Thread(target=hash_call)
+    worker.start()
+    deadline = time.monotonic() + 5
+    while metrics.BCRYPT_QUEUE._value.get() == queue_before and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert metrics.BCRYPT_QUEUE._value.get() == queue_before + 1
+    time.sleep(0.05)
+    slots.release()
+    worker.join(5)
+    assert done.is_set()
+    assert metrics.BCRYPT_QUEUE._value.get() == queue_before
+    assert metrics.REGISTRY.get_sample_value("chatapp_bcrypt_wait_seconds_count") == waits_before + 1
+    assert metrics.REGISTRY.get_sample_value("chatapp_bcrypt_wait_seconds_sum") - sum_before >= 0.05
+    assert slots.acquire(blocking=False)  # the slot was given back
+
+
+# --- database --------------------------------------------------------------------------------
+
+
+def test_database_commands_are_timed_and_failures_counted(client):
+    listener = metrics.DatabaseListener()
+    before = scrape(client)
+    listener.succeeded(SimpleNamespace(command_name="find", duration_micros=2500))
+    listener.failed(SimpleNamespace(command_name="insert", duration_micros=1000, failure={}))
+    after = scrape(client)
+    assert grew(before, after, "chatapp_db_command_duration_seconds_count", command="find") == 1
+    assert grew(before, after, "chatapp_db_command_duration_seconds_sum", command="find") == \
+        pytest.approx(0.0025)
+    assert grew(before, after, "chatapp_db_command_errors_total", command="insert") == 1
+    assert grew(before, after, "chatapp_db_command_errors_total", command="find") == 0
+
+
+def test_readyz_reports_how_long_the_database_took(client, monkeypatch):
+    from chatapp import db
+
+    monkeypatch.setattr(db, "ping", lambda: time.sleep(0.03))
+    ready = client.get("/readyz").get_json()
+    assert ready["status"] == "ok"
+    assert 30 <= ready["latencyMs"]["database"] < 5000
