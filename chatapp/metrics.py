@@ -10,11 +10,16 @@ import ipaddress
 import time
 
 from flask import Response, abort, g, has_app_context, request
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pymongo import monitoring
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+# process_resident_memory_bytes, process_cpu_seconds_total, process_open_fds, process_max_fds...
+# (Linux): each open socket holds a file descriptor, so the fd limit caps the sockets served.
+ProcessCollector(registry=REGISTRY)
 
 # Seconds. Requests and sends on a healthy server take milliseconds; the tail shows trouble.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

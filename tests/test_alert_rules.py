@@ -39,6 +39,9 @@ def exported():
                 names[metric._name + suffix] = labels
         else:
             names[metric._name] = labels
+    for family in metrics.REGISTRY.collect():  # collectors without wrappers (process_*)
+        for sample in family.samples:
+            names.setdefault(sample.name, set(sample.labels))
     return names
 
 
@@ -54,12 +57,12 @@ def test_every_rule_names_only_exported_metrics_and_their_labels():
     for rule in rules():
         expr = rule["expr"]
         for name, selector in re.findall(r"\b([a-z_:][a-z0-9_:]*)\s*(\{[^}]*\})?", expr):
-            if name in PROMQL_WORDS or not name.startswith("chatapp_"):
+            if name in PROMQL_WORDS or not name.startswith(("chatapp_", "process_")):
                 continue
             assert name in series, f"{rule['alert']}: {name} is not exported"
             for label in re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", selector):
                 assert label in series[name] | SCRAPE_LABELS, f"{rule['alert']}: {name}{{{label}}}"
-        assert re.findall(r"\bchatapp_\w+|\bup\{", expr), f"{rule['alert']} watches nothing of ours"
+        assert re.findall(r"\b(?:chatapp|process)_\w+|\bup\{", expr), f"{rule['alert']} watches nothing of ours"
         for grouping in re.findall(r"\b(?:by|without)\s*\(([^)]*)\)", expr):
             for label in (item.strip() for item in grouping.split(",")):
                 known = set().union(*series.values()) | SCRAPE_LABELS

@@ -4,6 +4,7 @@ Metrics are per process (several apps in one test run share them), so every test
 scrape before and after the action.
 """
 
+import os
 import threading
 import time
 from types import SimpleNamespace
@@ -229,6 +230,16 @@ def test_database_commands_are_timed_and_failures_counted(client):
         pytest.approx(0.0025)
     assert grew(before, after, "chatapp_db_command_errors_total", command="insert") == 1
     assert grew(before, after, "chatapp_db_command_errors_total", command="find") == 0
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_MONGO_URI"), reason="needs a real MongoDB in TEST_MONGO_URI")
+def test_a_real_databases_commands_are_timed():
+    app = create_app(TestConfig, MONGO_URI=os.environ["TEST_MONGO_URI"])
+    client = app.test_client()
+    before = scrape(client)
+    assert client.get("/readyz").status_code == 200
+    after = scrape(client)
+    assert grew(before, after, "chatapp_db_command_duration_seconds_count", command="ping") == 1
 
 
 def test_readyz_reports_how_long_the_database_took(client, monkeypatch):
