@@ -16,3 +16,19 @@ worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "16384"))
 # POST sent on one as it closes fails, and clients do not retry POSTs. 75 s is longer than the
 # common client pools' idle timeouts, as load balancers do (nginx's default is 75 s too).
 keepalive = int(os.environ.get("KEEPALIVE_SECONDS", "75"))
+
+# LOG_FORMAT=json: gunicorn's own lines (start, workers, errors) are JSON too, like the app's
+# (chatapp/logs.py, which adds its handler to the root logger). gunicorn's access log stays off:
+# the app writes one line per request itself, with its request id.
+if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
+    logconfig_dict = {
+        "root": {"level": "INFO", "handlers": []},
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["json"], "propagate": False},
+            "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+        },
+        "handlers": {
+            "json": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"},
+        },
+        "formatters": {"json": {"()": "chatapp.logformat.JsonFormatter"}},
+    }

@@ -11,62 +11,21 @@ Nothing here logs bodies, headers, cookies or query strings: tokens, passwords a
 never reach a log line (tests/test_logs.py checks it).
 """
 
-import json
 import logging
 import re
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
 
 from flask import g, has_request_context, request
+
+from chatapp.logformat import CONTEXT_FIELDS, HumanFormatter, JsonFormatter
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # What a proxy's id may look like (nginx's $request_id is 32 hex digits; UUIDs fit too).
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-CONTEXT_FIELDS = ("request_id", "user_id", "route", "sid")
-# The attributes every LogRecord has: anything else on a record came from `extra=` and is a field.
-_STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 access_log = logging.getLogger("chatapp.access")
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, the request context, extras."""
-
-    def format(self, record):
-        entry = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(
-                timespec="milliseconds"
-            ),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for key, value in vars(record).items():
-            if key not in _STANDARD_ATTRIBUTES and not key.startswith("_") and value is not None:
-                entry[key] = value
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        if record.stack_info:
-            entry["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
-
-
-class HumanFormatter(logging.Formatter):
-    """The usual `time level logger: message`, then the request context as `key=value`."""
-
-    def __init__(self):
-        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-    def format(self, record):
-        line = super().format(record)
-        context = " ".join(
-            f"{key}={getattr(record, key)}"
-            for key in CONTEXT_FIELDS
-            if getattr(record, key, None) is not None
-        )
-        return f"{line} [{context}]" if context else line
 
 
 class _StderrHandler(logging.StreamHandler):
