@@ -45,7 +45,7 @@ def register_extensions(app):
         resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
         supports_credentials=True,
         always_send=False,  # no Origin, no CORS headers: never name an origin unasked
-        expose_headers=["X-Next-Before", "X-Next-After", "Retry-After"],
+        expose_headers=["X-Next-Before", "X-Next-After", "Retry-After", "X-Request-ID"],
         # Browsers may reuse a preflight for 10 minutes instead of sending one before every
         # JSON POST (each message the React client sends).
         max_age=600,

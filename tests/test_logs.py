@@ -215,3 +215,10 @@ def test_no_token_password_or_message_text_in_any_log_line(caplog, connect):
             for secret in secrets:
                 assert secret not in line, (secret, line)
     assert PASSWORD not in caplog.text
+
+
+def test_a_browser_on_an_allowed_origin_can_read_the_request_id(client):
+    """So a client can quote it in a bug report, and the operator find every line of it."""
+    response = client.get("/api/v1/user", headers={"Origin": "http://localhost:5173"})
+    assert "X-Request-ID" in response.headers["Access-Control-Expose-Headers"]
+    assert response.headers["X-Request-ID"]
