@@ -46,7 +46,7 @@ def init_app(app):
             serverSelectionTimeoutMS=app.config["MONGO_TIMEOUT_MS"],
             uuidRepresentation="standard",
             tz_aware=False,
-            event_listeners=[metrics.DatabaseListener()],  # command latency and errors
+            event_listeners=metrics.database_listeners(),  # command latency, errors
         )
         log.info("Using MongoDB at %s", _redact(uri))
     else:

@@ -79,7 +79,11 @@ DB_ERRORS = Counter(
     "chatapp_db_command_errors", "MongoDB commands that failed, by command name.",
     ["command"], registry=REGISTRY,
 )
-
+DB_HEARTBEAT_FAILURES = Counter(
+    "chatapp_db_heartbeat_failures",
+    "PyMongo's periodic checks of a MongoDB server that failed (unreachable: no command is sent).",
+    registry=REGISTRY,
+)
 DEFAULT_ALLOWED_NETWORKS = ("127.0.0.0/8", "::1")
 
 
@@ -133,8 +137,13 @@ def count_refusal(setting):
     RATE_LIMIT_REFUSALS.labels(setting.lower()).inc()
 
 
+def database_listeners():
+    """PyMongo event listeners for `MongoClient(event_listeners=...)` (see `chatapp.db`)."""
+    return [DatabaseListener(), DatabaseHeartbeatListener()]
+
+
 class DatabaseListener(monitoring.CommandListener):
-    """Times every command PyMongo sends (given to the client at connect, see `chatapp.db`).
+    """Times every command PyMongo sends.
 
     PyMongo reports the round trip itself, so nothing is kept between started and finished.
     mongomock sends nothing over a wire and calls no listener: without MONGO_URI these stay 0.
@@ -149,6 +158,20 @@ class DatabaseListener(monitoring.CommandListener):
     def failed(self, event):
         DB_LATENCY.labels(event.command_name).observe(event.duration_micros / 1e6)
         DB_ERRORS.labels(event.command_name).inc()
+
+
+class DatabaseHeartbeatListener(monitoring.ServerHeartbeatListener):
+    """Counts failed server checks: a database that cannot be reached at all fails in server
+    selection, before any command exists to fail, and shows here instead."""
+
+    def started(self, event):
+        pass
+
+    def succeeded(self, event):
+        pass
+
+    def failed(self, event):
+        DB_HEARTBEAT_FAILURES.inc()
 
 
 # --- The endpoint --------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import threading
 import time
 from types import SimpleNamespace
 
+import mongoengine
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -230,6 +231,19 @@ def test_database_commands_are_timed_and_failures_counted(client):
         pytest.approx(0.0025)
     assert grew(before, after, "chatapp_db_command_errors_total", command="insert") == 1
     assert grew(before, after, "chatapp_db_command_errors_total", command="find") == 0
+
+
+def test_an_unreachable_database_shows_in_failed_heartbeats():
+    """Nothing listens on port 1: PyMongo's server checks fail, and the app's client reports it."""
+    registry = metrics.REGISTRY
+    before = registry.get_sample_value("chatapp_db_heartbeat_failures_total")
+    try:
+        with pytest.raises(Exception, match="127.0.0.1:1"):
+            # Connecting creates the indexes, which needs the server: a timeout after 300 ms.
+            create_app(TestConfig, MONGO_URI="mongodb://127.0.0.1:1/chat", MONGO_TIMEOUT_MS=300)
+    finally:
+        mongoengine.disconnect()  # stop the client's monitor threads
+    assert registry.get_sample_value("chatapp_db_heartbeat_failures_total") > before
 
 
 @pytest.mark.skipif(not os.environ.get("TEST_MONGO_URI"), reason="needs a real MongoDB in TEST_MONGO_URI")
