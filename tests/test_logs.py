@@ -222,3 +222,23 @@ def test_a_browser_on_an_allowed_origin_can_read_the_request_id(client):
     response = client.get("/api/v1/user", headers={"Origin": "http://localhost:5173"})
     assert "X-Request-ID" in response.headers["Access-Control-Expose-Headers"]
     assert response.headers["X-Request-ID"]
+
+
+def test_a_connect_that_fails_is_logged_as_refused(app, api, connect, caplog, monkeypatch):
+    from chatapp.realtime import namespace
+
+    alice_client, _ = api.user()
+
+    def database_down(*args):
+        raise ConnectionError("database unreachable")
+
+    monkeypatch.setattr(namespace, "identify", database_down)
+    caplog.set_level(logging.INFO)
+    try:
+        connected = connect(alice_client).is_connected()
+    except ConnectionError:  # without an on_error_default the test client re-raises it
+        connected = False
+    assert not connected
+    (refused,) = socket_lines(caplog)
+    assert refused["event"] == "socket_refused"
+    assert refused["reason"] == "error: ConnectionError"

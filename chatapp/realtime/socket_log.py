@@ -35,6 +35,13 @@ def connect(handler):
                 extra={"event": "socket_refused", "reason": reason, "transport": _transport()},
             )
             raise
+        except Exception as error:  # e.g. the database is down: the connect fails, refused
+            reason = f"error: {type(error).__name__}"  # not its text, which may quote data
+            log.info(
+                "Socket refused: %s", reason,
+                extra={"event": "socket_refused", "reason": reason, "transport": _transport()},
+            )
+            raise
         g.user_id = presence.user_of(sid)  # the log context's user (see chatapp.logs)
         if g.user_id is None:
             log.info(
