@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 PORT ?= 5000
 
-.PHONY: run serve serve-gevent test test-browser test-integration bench bench-quick bench-profile bench-embedded-db install clean vendor-js
+.PHONY: run serve serve-gevent test test-browser test-integration bench bench-quick bench-profile install clean vendor-js
 
 install: $(VENV)/.installed
 
@@ -51,10 +51,6 @@ bench-quick: install
 
 bench-profile: install
 	$(PY) -m bench --profile $(BENCH_ARGS)
-
-## In-process: each database operation on plain mongomock and on chatapp/embedded_db.py.
-bench-embedded-db: install
-	$(PY) -m bench.embedded_db $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,7 +1,7 @@
 """Where the server's CPU goes during a phase: py-spy samples of the worker, grouped by layer.
 
 py-spy (from PyPI) samples the worker from outside, 100 times a second, without changing it.
-Each sample is a stack of frames. A sample with a mongomock (or chatapp/embedded_db.py) frame
+Each sample is a stack of frames. A sample with a mongomock frame
 anywhere is the embedded database's (what a real, indexed MongoDB replaces), one in the hashing
 pool's threads is bcrypt (native code, so only the pool's Python frames show), one whose
 innermost frame is the event loop waiting for I/O is idle and left out; any other is charged
@@ -18,8 +18,7 @@ from pathlib import Path
 
 # The first two win wherever their frame is; the others go by the innermost frame.
 LAYERS = (
-    # chatapp/embedded_db.py is the embedded database too (mongomock's faster paths).
-    ("mongomock (embedded DB)", ("mongomock/", "chatapp/embedded_db.py")),
+    ("mongomock (embedded DB)", ("mongomock/",)),
     # Hashing runs in native code below run_off_loop's pool threads: no bcrypt frame is seen.
     ("bcrypt (pool threads)", ("bcrypt/", "chatapp/concurrency.py", "eventlet/tpool.py",
                                "gevent/threadpool.py")),

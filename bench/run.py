@@ -27,7 +27,7 @@ from bench.stats import fmt_ms, summary_ms, table
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.live_server import LiveServer  # noqa: E402
+from tests.helpers.live_server import LiveServer  # noqa: E402
 
 PASSWORD = "bench-password-1"
 API = "/api/v1"

@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask
 
-from chatapp import cli, db, logs, metrics, ratelimit
+from chatapp import caches, cli, db, logs, metrics, ratelimit
 from chatapp.errors import register_error_handlers
 from chatapp.extensions import cors, socketio
 from config import check_config, config_from_env
@@ -24,6 +24,7 @@ def create_app(config_class=None, **overrides):
     for warning in warnings:
         log.warning(warning)
 
+    caches.clear_all()  # nothing cached for another app (tests build many) carries over
     db.init_app(app)
     register_extensions(app)
     register_blueprints(app)

@@ -1,4 +1,4 @@
-"""The database connection: a real MongoDB from MONGO_URI, or the embedded in-memory one."""
+"""The database connection: a real MongoDB from MONGO_URI, or in-memory mongomock without one."""
 
 import logging
 
@@ -11,21 +11,6 @@ log = logging.getLogger(__name__)
 
 DOCUMENTS = (User, Conversation, Message)
 
-# Called whenever this process starts over with another (or an emptied) database, so that
-# nothing remembered about the old one survives: see `on_reset`.
-_reset_hooks = []
-
-
-def on_reset(hook):
-    """Call `hook()` whenever the connection is (re)made or every collection dropped."""
-    _reset_hooks.append(hook)
-    return hook
-
-
-def _reset():
-    for hook in _reset_hooks:
-        hook()
-
 
 def init_app(app):
     """Connect MongoEngine's default alias for this app and make sure every index exists.
@@ -37,7 +22,6 @@ def init_app(app):
     # Drop any earlier connection (tests build many apps): disconnect also forgets the
     # collections each document cached, so the next query really uses this database.
     mongoengine.disconnect()
-    _reset()
     if uri:
         mongoengine.connect(
             # A database named in the URI wins over MONGO_DB_NAME (MongoEngine's rule).
@@ -50,14 +34,13 @@ def init_app(app):
         )
         log.info("Using MongoDB at %s", _redact(uri))
     else:
-        # Imported only when used: a real deployment needs neither mongomock nor this. The
-        # client is mongomock's with fewer full scans and the same results (chatapp/embedded_db).
-        from chatapp.embedded_db import MongoClient
+        # Imported only when used: a real deployment does not need mongomock.
+        import mongomock
 
         mongoengine.connect(
             db=app.config["MONGO_DB_NAME"],
             host="mongodb://localhost",
-            mongo_client_class=MongoClient,
+            mongo_client_class=mongomock.MongoClient,
             uuidRepresentation="standard",
         )
         log.warning(
@@ -76,7 +59,6 @@ def drop_all():
     """Empty every collection (tests); indexes are rebuilt so guarantees keep holding."""
     for document in DOCUMENTS:
         document.drop_collection()
-    _reset()
     ensure_indexes()
 
 

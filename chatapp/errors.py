@@ -1,7 +1,8 @@
-"""The app's exceptions, each with its HTTP status, and the one place that turns errors into JSON.
+"""The app's exceptions, each with its HTTP status, and the one mapping to what a client hears.
 
-Every error a client can cause is answered at once as `{"message": ..., "success": false}` with
-the right status: never an HTML page, a traceback, or (as in the seed) no answer at all.
+Every error a client can cause is answered at once, over HTTP as `{"message": ..., "success":
+false}` with the right status, in a socket ack as `{"ok": false, "message": ...}` with the same
+message: never an HTML page, a traceback, or (as in the seed) no answer at all.
 """
 
 import logging
@@ -70,41 +71,41 @@ HTTP_MESSAGES = {
 }
 
 
-def error_response(message, status, headers=None):
+def client_error(error):
+    """What a client hears for `error`: `(status, message, headers)`, over HTTP and in socket acks.
+
+    `headers` is a list of (name, value) pairs (Retry-After on a 429, Allow on a 405). Anything
+    not known here is logged with its traceback and heard as a generic 500.
+    """
+    if isinstance(error, ApiError):
+        retry_after = getattr(error, "retry_after", None)
+        headers = [("Retry-After", str(retry_after))] if retry_after is not None else []
+        return error.status, error.message, headers
+    if isinstance(error, HTTPException):
+        # Keep what Werkzeug put on the response (Allow on 405).
+        headers = [
+            (k, v) for k, v in error.get_response().headers if k.lower() in ("allow", "retry-after")
+        ]
+        return error.code, HTTP_MESSAGES.get(error.code, error.name + "."), headers
+    if isinstance(error, NotUniqueError):
+        return 409, "That already exists.", []
+    if isinstance(error, DocumentInvalid):
+        return 400, "Invalid data.", []
+    if isinstance(error, DoesNotExist):
+        return 404, "Not found.", []
+    log.error("Unhandled error", exc_info=error)
+    return 500, "Internal server error.", []
+
+
+def error_response(error):
+    """The JSON response for `error`: `{"message": ..., "success": false}` with its status."""
+    status, message, headers = client_error(error)
     response = jsonify({"message": message, "success": False})
     response.status_code = status
-    if headers:
-        response.headers.extend(headers)
+    response.headers.extend(headers)
     return response
 
 
 def register_error_handlers(app):
-    @app.errorhandler(ApiError)
-    def handle_api_error(error):
-        retry_after = getattr(error, "retry_after", None)
-        headers = [("Retry-After", str(retry_after))] if retry_after is not None else None
-        return error_response(error.message, error.status, headers)
-
-    @app.errorhandler(HTTPException)
-    def handle_http_exception(error):
-        message = HTTP_MESSAGES.get(error.code, error.name + ".")
-        # Keep what Werkzeug put on the response (Allow on 405).
-        headers = [(k, v) for k, v in error.get_response().headers if k.lower() in ("allow", "retry-after")]
-        return error_response(message, error.code, headers)
-
-    @app.errorhandler(NotUniqueError)
-    def handle_not_unique(error):
-        return error_response("That already exists.", 409)
-
-    @app.errorhandler(DocumentInvalid)
-    def handle_document_invalid(error):
-        return error_response("Invalid data.", 400)
-
-    @app.errorhandler(DoesNotExist)
-    def handle_does_not_exist(error):
-        return error_response("Not found.", 404)
-
-    @app.errorhandler(Exception)
-    def handle_unexpected(error):
-        log.exception("Unhandled error")
-        return error_response("Internal server error.", 500)
+    # Exception covers HTTPException and MongoEngine's errors too: client_error sorts them.
+    app.register_error_handler(Exception, error_response)

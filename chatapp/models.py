@@ -18,6 +18,8 @@ from mongoengine import (
 from chatapp.clock import utc_now
 
 GENDERS = ("male", "female")
+# Characters of a message kept in its conversation's `lastMessage` summary.
+SUMMARY_LENGTH = 200
 
 
 class User(Document):
@@ -64,6 +66,28 @@ class Conversation(Document):
             {"fields": ["participants", "-updated_at", "-id"]},
         ],
     }
+
+    @staticmethod
+    def key_for(user_a, user_b):
+        """The `pairKey` of two users' conversation: the same for (a, b) and (b, a)."""
+        first, second = sorted((str(user_a), str(user_b)))
+        return f"{first}:{second}"
+
+    @staticmethod
+    def summary_of(message):
+        """The `lastMessage` summary of a stored message (a raw document): its text cut at 200."""
+        return {
+            "_id": message["_id"],
+            "senderId": message.get(Message.sender_id.db_field),
+            "message": (message.get(Message.message.db_field) or "")[:SUMMARY_LENGTH],
+            "createdAt": message.get(Message.created_at.db_field),
+        }
+
+    @staticmethod
+    def older_than(message_id):
+        """A raw filter: conversations whose `lastMessage` is older than `message_id`, or absent."""
+        last_id = f"{Conversation.last_message.db_field}._id"
+        return {"$or": [{last_id: {"$lt": message_id}}, {last_id: {"$exists": False}}]}
 
 
 class Message(Document):

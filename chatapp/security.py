@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 import bcrypt
 import jwt
 
+from chatapp import caches
 from chatapp.concurrency import run_off_loop
 
 # bcrypt reads at most 72 bytes; longer passwords are refused rather than silently truncated.
@@ -40,26 +41,23 @@ def create_token(user_id, secret, max_age_seconds):
     return jwt.encode(claims, secret, algorithm=JWT_ALGORITHM)
 
 
-# (secret, token) -> (userId, exp) of tokens that verified. A browser sends the same token with
-# every request and socket; checking its HMAC and claims again each time was ~5% of a send. Only
-# successes are kept, and once a token verified, the only check whose answer can change is
-# expiry (a not-yet-valid `nbf` or `iat` fails and is never cached), so a hit re-checks `exp`.
-# Bounded: cleared when full.
-_verified = {}
-VERIFIED_CACHE_SIZE = 10_000
-
-
 def decode_token(token, secret):
-    """The `userId` of a valid token; raises InvalidToken otherwise."""
+    """The `userId` of a valid token; raises InvalidToken otherwise.
+
+    Tokens that verified are remembered (chatapp.caches); once a token verified, the only check
+    whose answer can change is expiry (a not-yet-valid `nbf` or `iat` fails and is never
+    remembered), so a remembered token has its `exp` checked again.
+    """
     if not isinstance(token, str) or not token:
         raise InvalidToken("missing token")
-    known = _verified.get((secret, token))
+    key = (secret, token)
+    with caches.lock:
+        known = caches.verified_tokens.get(key)
     if known is not None and time.time() < known[1]:
         return known[0]
     user_id, expires_at = _verify(token, secret)
-    if len(_verified) >= VERIFIED_CACHE_SIZE:
-        _verified.clear()
-    _verified[(secret, token)] = (user_id, expires_at)
+    with caches.lock:
+        caches.verified_tokens[key] = (user_id, expires_at)
     return user_id
 
 

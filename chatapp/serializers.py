@@ -27,12 +27,8 @@ def public_user(doc):
 
 def logged_in_user(doc):
     """The login response body the React client stores as `authUser`."""
-    return {
-        "_id": _id(doc["_id"]),
-        "username": doc.get("username"),
-        "fullName": doc.get("fullName"),
-        "profilePhoto": doc.get("profilePhoto", ""),
-    }
+    user = public_user(doc)
+    return {key: user[key] for key in ("_id", "username", "fullName", "profilePhoto")}
 
 
 def message(doc):

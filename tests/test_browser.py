@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from config import DEFAULT_CORS_ORIGINS
-from tests.live_server import ROOT, LiveServer
+from tests.helpers.live_server import ROOT, LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 PLAYWRIGHT = ROOT / "node_modules" / "playwright-core"

@@ -1,13 +1,13 @@
 """The chat features of issue 5 on the real server (gunicorn eventlet and gevent), over loopback.
 
 Socket acknowledgements, `messageSent` to the sender's other tab, `typing`, `markRead` and
-`messagesSeen`, as a real Socket.IO client sees them. Reuses test_live_server's server, user and
-tab helpers.
+`messagesSeen`, as a real Socket.IO client sees them. Uses the live-server helpers
+(tests/helpers/live.py).
 """
 
 import pytest
 
-from tests.test_live_server import WAIT_SECONDS, Tab, new_user, server  # noqa: F401 (fixtures)
+from tests.helpers.live import WAIT_SECONDS, Tab, new_user, server  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.live_server import LiveServer
+from tests.helpers.live_server import LiveServer
 
 pytestmark = pytest.mark.integration
 PASSWORD = "correct horse"

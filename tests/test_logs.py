@@ -6,13 +6,14 @@ import logging
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
 from chatapp import logs
 from chatapp.app import create_app
 from config import TestConfig
-from tests.conftest import PASSWORD, Api, sent
+from tests.helpers.chat import PASSWORD, Api, sent
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -88,7 +89,7 @@ def test_log_format_json_writes_one_json_object_per_line():
     script = (
         "from chatapp.app import create_app\n"
         "from config import TestConfig\n"
-        "from tests.conftest import Api\n"
+        "from tests.helpers.chat import Api\n"
         "app = create_app(TestConfig, LOG_FORMAT='json')\n"
         "client, user = Api(app).user()\n"
         "print(user['_id'])\n"
@@ -242,3 +243,20 @@ def test_a_connect_that_fails_is_logged_as_refused(app, api, connect, caplog, mo
     (refused,) = socket_lines(caplog)
     assert refused["event"] == "socket_refused"
     assert refused["reason"] == "error: ConnectionError"
+
+
+def test_a_pending_socket_never_upgraded_is_logged_as_refused(app, api, connect, caplog,
+                                                               monkeypatch):
+    from chatapp.realtime import upgrade_login
+
+    monkeypatch.setattr(upgrade_login, "PENDING_SECONDS", 0.05)
+    _, alice = api.user()
+    caplog.set_level(logging.INFO)
+    socket = connect(query_string=f"userId={alice['_id']}")
+    deadline = time.monotonic() + 5
+    while socket.is_connected() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not socket.is_connected()
+    events = [(entry["event"], entry.get("reason")) for entry in socket_lines(caplog)]
+    assert events[:2] == [("socket_pending", None),
+                          ("socket_refused", "no WebSocket upgrade within 0.05 s")]

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from chatapp import metrics
 from chatapp.app import create_app
 from config import TestConfig
-from tests.conftest import received, sent
+from tests.helpers.chat import received, sent
 
 
 def scrape(client, **kwargs):
@@ -151,7 +151,7 @@ def test_a_refused_login_shows_in_the_refusals(app, api, client):
 
 def test_refused_sends_are_counted_by_their_limit():
     app = create_app(TestConfig, SEND_RATE_LIMIT="2 per minute")
-    from tests.conftest import Api, send
+    from tests.helpers.chat import Api, send
 
     api = Api(app)
     alice, _ = api.user()

@@ -7,7 +7,8 @@ import pytest
 from bson import ObjectId
 
 from chatapp.models import Conversation
-from tests.conftest import received, sent as send
+from tests.helpers.chat import received
+from tests.helpers.chat import sent as send
 
 
 def read(client, other, body=None, **kwargs):

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.test_real_mongo_indexes import CAPTURE, explain, stages
+from tests.helpers.mongo_plans import CAPTURE, explain, stages
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("TEST_MONGO_URI"), reason="needs a real MongoDB in TEST_MONGO_URI"

@@ -1,61 +1,19 @@
 """On a real MongoDB (TEST_MONGO_URI), the hot queries use indexes and read one page, not a history.
 
-The embedded database has no indexes (it scans every collection), so what only a real server can
-show is proven here: every `find` the history call sends is answered by an index scan that
+The embedded database (mongomock) scans every collection whatever the indexes, so what only a
+real server can show is proven here: every `find` the history call sends is answered by an index scan that
 examines at most a page of documents, however long the conversation.
 """
 
 import os
 
 import pytest
-from pymongo import monitoring
+
+from tests.helpers.mongo_plans import CAPTURE, explain, stages
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("TEST_MONGO_URI"), reason="needs a real MongoDB in TEST_MONGO_URI"
 )
-
-
-class FindCapture(monitoring.CommandListener):
-    """Records the `find` commands the app sends while active."""
-
-    def __init__(self):
-        self.active = False
-        self.commands = []
-
-    def started(self, event):
-        if self.active and event.command_name == "find":
-            self.commands.append((event.database_name, dict(event.command)))
-
-    def succeeded(self, event):
-        pass
-
-    def failed(self, event):
-        pass
-
-
-CAPTURE = FindCapture()
-if os.environ.get("TEST_MONGO_URI"):
-    # Listeners apply to clients created afterwards: register before any app connects.
-    monitoring.register(CAPTURE)
-
-
-def stages(plan):
-    """Every stage name in an explain plan tree."""
-    found = [plan.get("stage")]
-    for key in ("inputStage", "outerStage", "innerStage"):
-        if key in plan:
-            found += stages(plan[key])
-    for child in plan.get("inputStages", []):
-        found += stages(child)
-    return found
-
-
-def explain(database, command):
-    import mongoengine
-
-    command = {k: v for k, v in command.items() if k not in ("lsid", "$db", "$clusterTime", "$readPreference")}
-    db = mongoengine.get_connection().get_database(database)
-    return db.command({"explain": command, "verbosity": "executionStats"})
 
 
 def test_history_pages_are_index_scans_of_one_page(api):

@@ -1,20 +1,9 @@
-"""Socket.IO: who may connect as whom, presence across tabs, and who receives which message."""
+"""Socket.IO connections: who may connect as whom, and which origins may open one."""
 
 import pytest
 
 from chatapp import security
-from chatapp.realtime.presence import Presence, PresenceBroadcaster
-from chatapp.services import messages
-from tests.conftest import received, send
-
-
-def online_lists(socket):
-    return [sorted(ids) for ids in received_all(socket, "getOnlineUsers")]
-
-
-def received_all(socket, event):
-    return [p["args"][0] for p in socket.get_received() if p["name"] == event]
-
+from tests.helpers.chat import received, send
 
 # --- authentication -------------------------------------------------------------------------
 
@@ -44,7 +33,7 @@ def test_a_socket_with_nothing_but_a_userid_query_gets_nothing(api, connect):
     alice, alice_user = api.user()
     victim_client, victim = api.user()
     # The seed's way: any ?userId= was believed. Here such a socket waits, unseen, for the
-    # cookie of its WebSocket upgrade (tests/test_upgrade_auth.py), and gets nothing meanwhile.
+    # cookie of its WebSocket upgrade (tests/test_upgrade_login.py), and gets nothing meanwhile.
     socket = connect(query_string=f"userId={victim['_id']}")
     assert received(socket, "getOnlineUsers") == []
     assert send(alice, victim["_id"], "for the victim only").status_code == 201
@@ -109,131 +98,6 @@ def test_the_trust_query_escape_hatch_is_off_by_default_and_works_when_on(app, a
     # Even then, only ids of existing users.
     assert not connect(query_string="userId=" + "0" * 24).is_connected()
     assert not connect(query_string="userId=nonsense").is_connected()
-
-
-# --- presence -------------------------------------------------------------------------------
-
-def test_everyone_hears_when_a_user_comes_online_and_goes_offline(api, connect):
-    alice, alice_user = api.user()
-    bob, bob_user = api.user()
-    alice_socket = connect(alice)
-    assert online_lists(alice_socket) == [[alice_user["_id"]]]
-    bob_socket = connect(bob)
-    both = sorted([alice_user["_id"], bob_user["_id"]])
-    assert online_lists(bob_socket)[-1] == both
-    assert online_lists(alice_socket) == [both]
-    bob_socket.disconnect()
-    assert online_lists(alice_socket) == [[alice_user["_id"]]]
-
-
-def test_a_second_tab_keeps_the_user_online_when_the_first_closes(api, connect):
-    alice, alice_user = api.user()
-    bob, bob_user = api.user()
-    watcher = connect(alice)
-    bob_tab_1 = connect(bob)
-    bob_tab_2 = connect(bob)
-    watcher.get_received()
-    # The second tab got the list at once...
-    assert sorted(received(bob_tab_2, "getOnlineUsers")[-1]) == sorted([alice_user["_id"], bob_user["_id"]])
-    bob_tab_1.disconnect()
-    # ...and closing the first changes nothing for anyone: no new list, bob still online.
-    assert online_lists(watcher) == []
-    bob_tab_2.disconnect()
-    assert online_lists(watcher) == [[alice_user["_id"]]]
-
-
-def test_a_refused_socket_changes_nobodys_presence(api, connect):
-    alice, alice_user = api.user()
-    watcher = connect(alice)
-    watcher.get_received()
-    connect(auth={"token": "forged"})
-    assert online_lists(watcher) == []
-
-
-def test_presence_counts_sockets_per_user():
-    presence = Presence()
-    assert presence.add("u1", "s1") is True
-    assert presence.add("u1", "s2") is False
-    assert presence.add("u2", "s3") is True
-    assert sorted(presence.online_user_ids()) == ["u1", "u2"]
-    assert presence.remove("s1") == ("u1", False)
-    assert presence.remove("s2") == ("u1", True)
-    assert presence.remove("s2") == (None, False)  # a second disconnect is harmless
-    assert presence.online_user_ids() == ["u2"]
-
-
-def test_broadcasts_within_a_window_are_coalesced_into_one():
-    presence = Presence()
-    sent, tasks = [], []
-    broadcaster = PresenceBroadcaster(
-        presence,
-        send=lambda ids, skip_sid=None: sent.append(ids),
-        start_task=tasks.append,
-        sleep=lambda seconds: None,
-    )
-    broadcaster.window = 0.05
-    for n in range(100):
-        presence.add(f"u{n}", f"s{n}")
-        broadcaster.changed()
-    assert len(tasks) == 1 and sent == []  # one send scheduled for the whole burst
-    tasks.pop()()
-    assert len(sent) == 1 and len(sent[0]) == 100  # and it carries the final set
-    presence.remove("s0")
-    broadcaster.changed()
-    assert len(tasks) == 1  # the next change schedules the next send
-
-
-# --- delivery -------------------------------------------------------------------------------
-
-def test_a_message_reaches_every_tab_of_the_receiver_and_nobody_else(api, connect):
-    alice, alice_user = api.user()
-    bob, bob_user = api.user()
-    carol, _ = api.user()
-    alice_tab = connect(alice)
-    bob_tabs = [connect(bob), connect(bob)]
-    carol_tab = connect(carol)
-    for socket in (alice_tab, *bob_tabs, carol_tab):
-        socket.get_received()
-
-    response = send(alice, bob_user["_id"], "hi bob")
-    new_message = response.get_json()["newMessage"]
-    for tab in bob_tabs:
-        assert received(tab, "newMessage") == [new_message]  # exactly the send response's JSON
-    assert received(alice_tab, "newMessage") == []
-    assert received(carol_tab, "newMessage") == []
-
-
-def test_a_failed_send_emits_nothing(api, connect):
-    alice, _ = api.user()
-    bob, bob_user = api.user()
-    bob_tab = connect(bob)
-    bob_tab.get_received()
-    assert send(alice, bob_user["_id"], "   ").status_code == 400
-    assert received(bob_tab, "newMessage") == []
-
-
-def test_the_service_emits_after_storing(api, connect):
-    """send_message called directly (no HTTP) still delivers: the event belongs to the write."""
-    _, alice_user = api.user()
-    bob, bob_user = api.user()
-    bob_tab = connect(bob)
-    bob_tab.get_received()
-    wire, created = messages.send_message(alice_user["_id"], bob_user["_id"], "direct", max_length=100)
-    assert created
-    assert received(bob_tab, "newMessage") == [wire]
-    page, _ = messages.list_messages(bob_user["_id"], alice_user["_id"], limit=10)
-    assert page == [wire]
-
-
-def test_an_offline_receiver_finds_the_message_in_history(api, connect):
-    alice, _ = api.user()
-    bob, bob_user = api.user()
-    send(alice, bob_user["_id"], "while you were out")
-    bob_tab = connect(bob)
-    assert received(bob_tab, "newMessage") == []  # nothing is replayed over the socket...
-    alice_id = next(u["_id"] for u in bob.get("/api/v1/user/").get_json())
-    page = bob.get(f"/api/v1/message/{alice_id}").get_json()
-    assert [m["message"] for m in page] == ["while you were out"]  # ...history has it
 
 
 # --- origins --------------------------------------------------------------------------------

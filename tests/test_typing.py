@@ -4,7 +4,7 @@ import pytest
 from bson import ObjectId
 
 from chatapp import db
-from tests.conftest import received
+from tests.helpers.chat import received
 
 
 def test_typing_reaches_every_tab_of_that_user_and_nobody_else(api, connect):

@@ -9,7 +9,7 @@ from chatapp import db
 from chatapp.api.web import WEB_ROOT
 from chatapp.app import create_app
 from config import ProductionConfig, TestConfig
-from tests.test_http_errors import assert_json_error
+from tests.helpers.chat import assert_json_error
 
 
 class DevelopmentConfig(TestConfig):

@@ -1,8 +1,15 @@
-"""The HTTP half of the seed's controllers: thin blueprints that parse, call a service, respond."""
+"""The HTTP half of the seed's controllers: thin blueprints that parse, call a service, respond.
+
+This package holds what they share: the JSON body, the page size and the next-page headers.
+"""
 
 from flask import request
 
 from chatapp.errors import InvalidInput
+
+# The cursor of a list's next page; the body stays the bare array the React client expects.
+NEXT_PAGE_HEADER = "X-Next-Before"  # paging back (older messages, less recent conversations)
+NEXT_AFTER_HEADER = "X-Next-After"  # catching up on newer messages (`?after=`)
 
 
 def json_body():
@@ -27,3 +34,16 @@ def refuse_truncated_body():
     """
     if request.content_length is None:
         request.stream.read(1)
+
+
+def parse_limit(raw, *, default, maximum):
+    """A page size from a query string: default when absent, capped at `maximum`."""
+    if raw is None or raw == "":
+        return default
+    try:
+        limit = int(raw)
+    except (TypeError, ValueError):
+        raise InvalidInput("limit must be a positive integer") from None
+    if limit < 1:
+        raise InvalidInput("limit must be a positive integer")
+    return min(limit, maximum)

@@ -1,40 +1,10 @@
-"""Who is calling: replaces the seed's isAuthenticated middleware."""
+"""`login_required`: HTTP's door to chatapp.auth (the seed's isAuthenticated middleware)."""
 
 from functools import wraps
 
 from flask import current_app, g, request
 
-from chatapp import security
-from chatapp.errors import NotAuthenticated
-from chatapp.services.users import user_exists
-from chatapp.validation import is_object_id
-
-TOKEN_COOKIE = "token"
-
-
-def token_from_request():
-    """The JWT from the `token` cookie, or from `Authorization: Bearer` for non-browser clients."""
-    token = request.cookies.get(TOKEN_COOKIE)
-    if token:
-        return token
-    header = request.headers.get("Authorization", "")
-    scheme, _, credentials = header.partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip():
-        return credentials.strip()
-    return None
-
-
-def authenticate(token, secret):
-    """The id of the existing user this token belongs to; raises NotAuthenticated otherwise."""
-    if not token:
-        raise NotAuthenticated("User not authenticated.")
-    try:
-        user_id = security.decode_token(token, secret)
-    except security.InvalidToken:
-        raise NotAuthenticated("Invalid token") from None
-    if not is_object_id(user_id) or not user_exists(user_id):
-        raise NotAuthenticated("Invalid token")
-    return user_id
+from chatapp import auth
 
 
 def login_required(view):
@@ -42,7 +12,10 @@ def login_required(view):
 
     @wraps(view)
     def wrapped(*args, **kwargs):
-        g.user_id = authenticate(token_from_request(), current_app.config["JWT_SECRET_KEY"])
+        token = auth.find_token(
+            cookies=request.cookies, authorization=request.headers.get("Authorization")
+        )
+        g.user_id = auth.authenticate(token, current_app.config["JWT_SECRET_KEY"])
         return view(*args, **kwargs)
 
     return wrapped

@@ -2,10 +2,9 @@
 
 from flask import Blueprint, current_app, g, jsonify, request
 
+from chatapp.api import NEXT_PAGE_HEADER, parse_limit
 from chatapp.api.auth import login_required
-from chatapp.api.messages import NEXT_PAGE_HEADER
 from chatapp.services import conversations
-from chatapp.services.messages import parse_limit
 
 blueprint = Blueprint("conversations", __name__, url_prefix="/api/v1/conversations")
 

@@ -3,15 +3,11 @@
 from flask import Blueprint, current_app, g, jsonify, request
 
 from chatapp import ratelimit
-from chatapp.api import json_body
+from chatapp.api import NEXT_AFTER_HEADER, NEXT_PAGE_HEADER, json_body, parse_limit
 from chatapp.api.auth import login_required
 from chatapp.services import conversations, messages
 
 blueprint = Blueprint("messages", __name__, url_prefix="/api/v1/message")
-
-# The cursor of the next page; the body stays the bare array the React client expects.
-NEXT_PAGE_HEADER = "X-Next-Before"  # paging back through older history
-NEXT_AFTER_HEADER = "X-Next-After"  # catching up on newer messages (`?after=`)
 
 
 @blueprint.post("/send/<receiver_id>")
@@ -45,7 +41,7 @@ def mark_read(other_id):
 def history(other_id):
     """A page of the caller's conversation with `other_id` (`?before=` or `?after=`, `&limit=`)."""
     config = current_app.config
-    limit = messages.parse_limit(
+    limit = parse_limit(
         request.args.get("limit"),
         default=config["HISTORY_PAGE_SIZE"],
         maximum=config["HISTORY_MAX_PAGE_SIZE"],

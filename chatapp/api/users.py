@@ -4,7 +4,8 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from chatapp import ratelimit, security, serializers
 from chatapp.api import json_body
-from chatapp.api.auth import TOKEN_COOKIE, login_required
+from chatapp.api.auth import login_required
+from chatapp.auth import TOKEN_COOKIE
 from chatapp.errors import InvalidInput
 from chatapp.services import users
 

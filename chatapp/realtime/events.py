@@ -11,7 +11,7 @@ NAMESPACE = "/"
 
 
 # The room of every authenticated socket: presence lists go to it, not to sockets still waiting
-# to prove who they are (`upgrade_auth`).
+# to prove who they are (`upgrade_login`).
 SIGNED_IN_ROOM = "signed-in"
 
 

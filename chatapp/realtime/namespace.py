@@ -1,25 +1,22 @@
-"""The Socket.IO namespace: authenticate on connect, join the user's room, keep presence.
+"""The Socket.IO namespace: the socket's identity rules, its room, presence and the client's events.
 
-A socket is identified by the same JWT as the HTTP API: the `token` cookie sent with the
-handshake, `auth: {token}` from socket.io-client, an `Authorization: Bearer` header, or the
-cookie of its WebSocket upgrade (`upgrade_auth`: how the unmodified React client's socket, whose
-polling handshake carries no cookie, proves who it is). The seed's `?userId=` query is never
+A socket is identified by the same JWT as the HTTP API (chatapp.auth): the `token` cookie sent
+with the handshake, `auth: {token}` from socket.io-client, an `Authorization: Bearer` header, or
+the cookie of its WebSocket upgrade (`upgrade_login`: how the unmodified React client's socket,
+whose polling handshake carries no cookie, proves who it is). The seed's `?userId=` query is never
 trusted on its own: when present it must name the token's user.
 """
 
 import logging
-from functools import wraps
 
 from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, Namespace
-from werkzeug.http import parse_cookie
 
-from chatapp import metrics, ratelimit
-from chatapp.api.auth import TOKEN_COOKIE, authenticate
-from chatapp.errors import ApiError, InvalidInput, NotAuthenticated
+from chatapp import auth, metrics, ratelimit
+from chatapp.errors import InvalidInput, NotAuthenticated, client_error
 from chatapp.realtime import events, socket_log
 from chatapp.realtime.presence import PresenceBroadcaster, presence
-from chatapp.realtime.upgrade_auth import PENDING_SECONDS, UpgradeAuthenticator, UpgradeMiddleware
+from chatapp.realtime.upgrade_login import UpgradeLogin, UpgradeMiddleware
 from chatapp.services import conversations, messages, typing_indicators
 from chatapp.services.users import user_exists
 from chatapp.validation import is_object_id
@@ -27,25 +24,16 @@ from chatapp.validation import is_object_id
 log = logging.getLogger(__name__)
 
 
-def socket_token(auth):
-    """The JWT a connecting socket presented, wherever it put it."""
-    if isinstance(auth, dict) and isinstance(auth.get("token"), str) and auth["token"]:
-        return auth["token"]
-    token = request.cookies.get(TOKEN_COOKIE)
-    if token:
-        return token
-    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip():
-        return credentials.strip()
-    return None
-
-
-def identify(auth):
+def identify(auth_payload):
     """The user id a connecting socket may act as, or None when it must wait for the cookie of
     its WebSocket upgrade (no token, but a `userId` query); raises ConnectionRefusedError."""
     config = current_app.config
     claimed = request.args.get("userId") or None
-    token = socket_token(auth)
+    token = auth.find_token(
+        auth=auth_payload,
+        cookies=request.cookies,
+        authorization=request.headers.get("Authorization"),
+    )
     if token is None and claimed and config["SOCKET_TRUST_QUERY_USER_ID"]:
         # Development-only escape hatch for an unmodified React client (warned about at start).
         if is_object_id(claimed) and user_exists(claimed):
@@ -54,36 +42,29 @@ def identify(auth):
     if token is None and claimed and is_object_id(claimed):
         return None
     try:
-        user_id = authenticate(token, config["JWT_SECRET_KEY"])
-    except ApiError as error:
+        user_id = auth.authenticate(token, config["JWT_SECRET_KEY"])
+    except NotAuthenticated as error:
         raise ConnectionRefusedError(f"authentication failed: {error.message}") from None
     if claimed is not None and claimed != user_id:
         raise ConnectionRefusedError("userId does not match the authenticated user")
     return user_id
 
 
-def acknowledged(handler):
-    """Turn a handler's result into its ack: `{ok: true, ...result}` or `{ok: false, message}`.
+def socket_error(error):
+    """Flask-SocketIO's `on_error_default`: what a handler's exception becomes.
 
-    Never raises out of the handler: the client always hears back, and a bad payload cannot
-    reach Flask-SocketIO's default error handling.
+    For an event with an ack, the return value is the ack: `{ok: false, message, retryAfter?}`,
+    the message being the one HTTP gives (chatapp.errors.client_error). A connect that fails
+    this way is refused (python-socketio accepts a connect unless its handler returns False).
     """
-
-    @wraps(handler)
-    def wrapped(self, *args):
-        metrics.mark_start()
-        try:
-            return {"ok": True, **handler(self, *args)}
-        except ApiError as error:
-            ack = {"ok": False, "message": error.message}
-            if getattr(error, "retry_after", None) is not None:
-                ack["retryAfter"] = error.retry_after  # seconds, as HTTP's Retry-After
-            return ack
-        except Exception:
-            log.exception("Unhandled error in socket event %s", handler.__name__)
-            return {"ok": False, "message": "Internal server error."}
-
-    return wrapped
+    _, message, _ = client_error(error)
+    if request.event["message"] == "connect":
+        return False
+    ack = {"ok": False, "message": message}
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        ack["retryAfter"] = retry_after  # seconds, as HTTP's Retry-After
+    return ack
 
 
 def payload(args):
@@ -101,13 +82,8 @@ def current_user_id(*, still_exists=False):
     """
     user_id = presence.user_of(request.sid)
     if user_id is None or (still_exists and not user_exists(user_id)):
-        raise NotAuthenticated("User not authenticated.")
+        raise NotAuthenticated(auth.NOT_AUTHENTICATED)
     return user_id
-
-
-def cookie_token(environ):
-    """The `token` cookie of a raw WSGI request."""
-    return parse_cookie(environ).get(TOKEN_COOKIE)
 
 
 class ChatNamespace(Namespace):
@@ -119,8 +95,7 @@ class ChatNamespace(Namespace):
     def __init__(self, namespace, broadcaster, app):
         super().__init__(namespace)
         self.broadcaster = broadcaster
-        self.app = app
-        self.upgrades = UpgradeAuthenticator()
+        self.upgrades = UpgradeLogin(self, app)
 
     @socket_log.connect
     def on_connect(self, auth=None):
@@ -128,10 +103,8 @@ class ChatNamespace(Namespace):
         user_id = identify(auth)
         if user_id is None:
             claimed = request.args["userId"]
-            eio_sid = self._eio_sid(sid)
-            user_id = self.upgrades.wait_for_upgrade(eio_sid, sid, claimed)
+            user_id = self.upgrades.wait(sid, claimed)
             if user_id is None:  # pending: nothing to see until the upgrade's cookie proves it
-                self.socketio.start_background_task(self._expire, eio_sid, sid)
                 return
             if user_id != claimed:
                 raise ConnectionRefusedError("userId does not match the authenticated user")
@@ -147,44 +120,17 @@ class ChatNamespace(Namespace):
         if came_online:
             self.broadcaster.changed(skip_sid=sid)
 
-    def on_upgrade(self, eio_sid, token):
-        """A WebSocket upgrade of session `eio_sid` carried `token` (see `upgrade_auth`)."""
-        with self.app.app_context():
-            user_id = authenticate(token, self.app.config["JWT_SECRET_KEY"])  # or ApiError
-        waiting = self.upgrades.upgraded(
-            eio_sid, user_id,
-            connected=lambda: self.socketio.server.manager.sid_from_eio_sid(eio_sid, self.namespace),
-        )
-        if waiting is None:
-            return
-        sid, claimed = waiting
-        if claimed != user_id:
-            socket_log.refused_later(sid, "upgraded with another user's token")
-            self.socketio.server.disconnect(sid, namespace=self.namespace)
-            return
-        self.admit(user_id, sid)
-
-    def _expire(self, eio_sid, sid):
-        self.socketio.sleep(PENDING_SECONDS)
-        if self.upgrades.give_up(eio_sid, sid):
-            socket_log.refused_later(sid, f"no WebSocket upgrade within {PENDING_SECONDS:g} s")
-            self.socketio.server.disconnect(sid, namespace=self.namespace)
-
-    def _eio_sid(self, sid):
-        return self.socketio.server.manager.eio_sid_from_sid(sid, self.namespace)
-
     @socket_log.disconnect
     def on_disconnect(self, reason=None):
-        eio_sid = self._eio_sid(request.sid)
-        if eio_sid is not None:
-            self.upgrades.forget(eio_sid)
+        self.upgrades.forget(request.sid)
         _, went_offline = presence.remove(request.sid)
         if went_offline:
             self.broadcaster.changed()
 
-    @acknowledged
+    # Handlers with an ack return its body; an exception's ack comes from `socket_error`.
     def on_sendMessage(self, *args):
         """`sendMessage {receiverId, message, clientMessageId?}`: as the HTTP send, acknowledged."""
+        metrics.mark_start()  # send-to-delivery latency starts with the event
         user_id = current_user_id(still_exists=True)
         ratelimit.check("SEND_RATE_LIMIT", user_id, "messages")  # the same budget as HTTP sends
         data = payload(args)
@@ -196,33 +142,30 @@ class ChatNamespace(Namespace):
             client_message_id=data.get("clientMessageId"),
             origin_sid=request.sid,  # this tab has the ack; the sender's other tabs get messageSent
         )
-        return {"newMessage": new_message}
+        return {"ok": True, "newMessage": new_message}
 
     def on_typing(self, *args):
         """`typing {to, isTyping}`: relayed to `to`'s tabs. No ack; excess and bad ones dropped."""
-        try:
-            if len(args) != 1 or not isinstance(args[0], dict):
-                return
-            user_id = current_user_id()
-            # Checked before the user lookup, so a flood costs no database reads.
-            if not ratelimit.allowed("TYPING_RATE_LIMIT", user_id):
-                return
-            typing_indicators.relay_typing(
-                user_id,
-                args[0].get("to"),
-                args[0].get("isTyping"),
-                expires_in_ms=current_app.config["TYPING_EXPIRES_MS"],
-            )
-        except Exception:
-            log.exception("Unhandled error in socket event typing")
+        if len(args) != 1 or not isinstance(args[0], dict):
+            return
+        user_id = current_user_id()
+        # Checked before the user lookup, so a flood costs no database reads.
+        if not ratelimit.allowed("TYPING_RATE_LIMIT", user_id):
+            return
+        typing_indicators.relay_typing(
+            user_id,
+            args[0].get("to"),
+            args[0].get("isTyping"),
+            expires_in_ms=current_app.config["TYPING_EXPIRES_MS"],
+        )
 
-    @acknowledged
     def on_markRead(self, *args):
         """`markRead {otherUserId, messageId?}`: as `POST /api/v1/message/<otherUserId>/read`."""
         data = payload(args)
-        return conversations.mark_read(
+        receipt = conversations.mark_read(
             current_user_id(still_exists=True), data.get("otherUserId"), data.get("messageId")
         )
+        return {"ok": True, **receipt}
 
 
 def origin_checker(allowed_origins):
@@ -256,8 +199,9 @@ def init_app(app, socketio):
     # After socketio.init_app: registered earlier, it would bind to a previous app's server.
     namespace = ChatNamespace(events.NAMESPACE, broadcaster, app)
     socketio.on_namespace(namespace)
+    socketio.on_error_default(socket_error)
     # Outside Flask-SocketIO's middleware, so it sees each upgrade before Engine.IO handles it.
-    app.wsgi_app = UpgradeMiddleware(app.wsgi_app, cookie_token, namespace.on_upgrade)
+    app.wsgi_app = UpgradeMiddleware(app.wsgi_app, namespace.upgrades.upgraded)
     if app.config["SOCKET_TRUST_QUERY_USER_ID"]:
         log.warning(
             "SOCKET_TRUST_QUERY_USER_ID is on: sockets without a token may connect as any "

@@ -4,14 +4,12 @@ import re
 from datetime import datetime, timedelta
 
 from bson import ObjectId
-from pymongo import ReturnDocument
 
 from chatapp import serializers
 from chatapp.clock import to_iso, utc_now
 from chatapp.errors import InvalidInput, NotFoundError
 from chatapp.models import Conversation, Message, User
 from chatapp.realtime import events
-from chatapp.services.messages import pair_key
 from chatapp.services.users import user_exists
 from chatapp.validation import object_id
 
@@ -28,16 +26,18 @@ def list_conversations(user_id, *, limit, before=None):
     index, plus one lookup of the page's participants: the cost does not grow with history.
     """
     user = object_id(str(user_id), "user id")
-    query = {"participants": user, "lastMessage._id": {"$exists": True}}
+    has_message = {f"{Conversation.last_message.db_field}._id": {"$exists": True}}
+    listed = Conversation.objects(participants=user, __raw__=has_message)
     if before is not None:
         updated_at, last_id = parse_cursor(before)
         # (updatedAt, _id) < the cursor's, written as one range on the index's updatedAt plus a
         # check of the ties on its _id: no $or, whose plan could need an in-memory sort.
-        query["updatedAt"] = {"$lte": updated_at}
-        query["$nor"] = [{"updatedAt": updated_at, "_id": {"$gte": last_id}}]
+        ties = {Conversation.updated_at.db_field: updated_at, "_id": {"$gte": last_id}}
+        listed = Conversation.objects(
+            participants=user, updated_at__lte=updated_at, __raw__={**has_message, "$nor": [ties]}
+        )
     docs = list(
-        Conversation.objects(__raw__=query)
-        .order_by("-updated_at", "-id")
+        listed.order_by("-updated_at", "-id")
         .limit(limit + 1)
         .as_pymongo()
     )
@@ -56,7 +56,7 @@ def list_conversations(user_id, *, limit, before=None):
 
 def make_cursor(doc):
     """`<updatedAt in ms since the epoch>_<conversation id>`: a position in the list's order."""
-    updated_at = (doc.get("updatedAt") or _EPOCH).replace(tzinfo=None)
+    updated_at = (doc.get(Conversation.updated_at.db_field) or _EPOCH).replace(tzinfo=None)
     millis = (updated_at - _EPOCH) // timedelta(milliseconds=1)
     return f"{millis}_{doc['_id']}"
 
@@ -70,7 +70,7 @@ def parse_cursor(raw):
 
 def _other(doc, user):
     """The participant who is not `user` (conversations are between two people)."""
-    return next((p for p in doc.get("participants", []) if p != user), None)
+    return next((p for p in doc.get(Conversation.participants.db_field, []) if p != user), None)
 
 
 def mark_read(reader_id, other_id, message_id=None):
@@ -89,7 +89,7 @@ def mark_read(reader_id, other_id, message_id=None):
     if reader == other:
         raise InvalidInput("You have no conversation with yourself")
     conversation = (
-        Conversation.objects(pair_key=pair_key(reader, other))
+        Conversation.objects(pair_key=Conversation.key_for(reader, other))
         .only("id", "last_message")
         .as_pymongo()
         .first()
@@ -102,28 +102,24 @@ def mark_read(reader_id, other_id, message_id=None):
         return _receipt(None, reader, None, unread=0)
     conversation_id = conversation["_id"]
     if target is None:
-        target = (conversation.get("lastMessage") or {}).get("_id")
+        target = (conversation.get(Conversation.last_message.db_field) or {}).get("_id")
         if target is None:
             return _receipt(conversation_id, reader, None, unread=0)
     elif not Message.objects(id=target, conversation_id=conversation_id).only("id").first():
         raise NotFoundError("Message not found")
 
-    marker_path = f"readMarkers.{reader}"
-    previous = Conversation._get_collection().find_one_and_update(
-        {"_id": conversation_id},
-        {"$max": {marker_path: target}},
-        projection={marker_path: 1},
-        return_document=ReturnDocument.BEFORE,
+    previous = (
+        Conversation.objects(id=conversation_id)
+        .only(f"read_markers.{reader}")
+        .modify(**{f"max__read_markers__{reader}": target})
     )
-    previous_marker = ((previous or {}).get("readMarkers") or {}).get(str(reader))
+    previous_marker = (previous.read_markers or {}).get(str(reader)) if previous else None
     marker = max(previous_marker, target) if previous_marker is not None else target
     # Recounted, not zeroed: reading up to an older message leaves the later ones unread.
     unread = Message.objects(
         conversation_id=conversation_id, sender_id=other, id__gt=marker
     ).count()
-    Conversation.objects(id=conversation_id).update_one(
-        __raw__={"$set": {f"unreadCounts.{reader}": unread}}
-    )
+    Conversation.objects(id=conversation_id).update_one(**{f"set__unread_counts__{reader}": unread})
     receipt = _receipt(conversation_id, reader, marker, unread=unread)
     if previous_marker is None or marker > previous_marker:
         # Emitted last, and only when the marker moved.

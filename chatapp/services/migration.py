@@ -14,7 +14,18 @@ from pymongo.errors import DuplicateKeyError
 
 from chatapp.clock import utc_now
 from chatapp.models import Conversation, Message
-from chatapp.services.messages import pair_key
+
+# Field names as stored, from the models (the raw collections are read and written here).
+PAIR_KEY = Conversation.pair_key.db_field
+PARTICIPANTS = Conversation.participants.db_field
+LAST_MESSAGE = Conversation.last_message.db_field
+CONVERSATION_ID = Message.conversation_id.db_field
+SENDER_ID = Message.sender_id.db_field
+RECEIVER_ID = Message.receiver_id.db_field
+CREATED_AT = Message.created_at.db_field  # the same name in every collection
+UPDATED_AT = Conversation.updated_at.db_field
+# The Node backend's array of a conversation's message ids, which Conversation no longer declares.
+MESSAGE_IDS = "messages"
 
 BATCH = 1000
 
@@ -27,57 +38,57 @@ def migrate_node_data(report=lambda line: None):
     touched = set()
 
     # 1. Give every conversation its pairKey; a second conversation of a pair merges into the first.
-    for doc in conversations.find({"pairKey": {"$exists": False}}).sort("_id", 1):
-        people = list(dict.fromkeys(doc.get("participants") or []))
+    for doc in conversations.find({PAIR_KEY: {"$exists": False}}).sort("_id", 1):
+        people = list(dict.fromkeys(doc.get(PARTICIPANTS) or []))
         if len(people) != 2:
             counts["conversations skipped (not two participants)"] += 1
             report(f"skipped conversation {doc['_id']}: participants {people}")
             continue
-        key = pair_key(*people)
+        key = Conversation.key_for(*people)
         try:
             conversations.update_one(
-                {"_id": doc["_id"], "pairKey": {"$exists": False}}, {"$set": {"pairKey": key}}
+                {"_id": doc["_id"], PAIR_KEY: {"$exists": False}}, {"$set": {PAIR_KEY: key}}
             )
             counts["conversations keyed"] += 1
             touched.add(doc["_id"])
         except DuplicateKeyError:
-            keeper = conversations.find_one({"pairKey": key}, {"_id": 1})["_id"]
+            keeper = conversations.find_one({PAIR_KEY: key}, {"_id": 1})["_id"]
             _merge(conversations, messages, doc, keeper, counts)
             touched.add(keeper)
 
     # 2. Point every listed message at its conversation; drop the list once all of them do.
     for doc in conversations.find(
-        {"pairKey": {"$exists": True}, "messages": {"$exists": True}}, {"messages": 1}
+        {PAIR_KEY: {"$exists": True}, MESSAGE_IDS: {"$exists": True}}, {MESSAGE_IDS: 1}
     ):
-        ids = list(doc.get("messages") or [])
+        ids = list(doc.get(MESSAGE_IDS) or [])
         counts["messages linked"] += _link(messages, ids, doc["_id"])
         if _unlinked(messages, ids, doc["_id"]) == 0:
-            conversations.update_one({"_id": doc["_id"]}, {"$unset": {"messages": ""}})
+            conversations.update_one({"_id": doc["_id"]}, {"$unset": {MESSAGE_IDS: ""}})
             counts["message arrays dropped"] += 1
         touched.add(doc["_id"])
 
     # 3. Messages no conversation listed (the Node send saved them, then failed): by their pair.
     found = {}
     unlisted = messages.find(
-        {"conversationId": {"$exists": False}}, {"senderId": 1, "receiverId": 1, "createdAt": 1}
+        {CONVERSATION_ID: {"$exists": False}}, {SENDER_ID: 1, RECEIVER_ID: 1, CREATED_AT: 1}
     ).sort("_id", 1)
     for doc in unlisted:
-        sender, receiver = doc.get("senderId"), doc.get("receiverId")
+        sender, receiver = doc.get(SENDER_ID), doc.get(RECEIVER_ID)
         if sender is None or receiver is None or sender == receiver:
             counts["messages skipped (no pair)"] += 1
             report(f"skipped message {doc['_id']}: sender {sender}, receiver {receiver}")
             continue
-        key = pair_key(sender, receiver)
+        key = Conversation.key_for(sender, receiver)
         if key not in found:
             found[key] = _conversation_for(
-                conversations, key, sender, receiver, doc.get("createdAt")
+                conversations, key, sender, receiver, doc.get(CREATED_AT)
             )
-        messages.update_one({"_id": doc["_id"]}, {"$set": {"conversationId": found[key]}})
+        messages.update_one({"_id": doc["_id"]}, {"$set": {CONVERSATION_ID: found[key]}})
         counts["unlisted messages linked"] += 1
         touched.add(found[key])
 
     # 4. The summary the conversation list reads, for every conversation touched or lacking one.
-    for doc in conversations.find({"lastMessage": {"$exists": False}}, {"_id": 1}):
+    for doc in conversations.find({LAST_MESSAGE: {"$exists": False}}, {"_id": 1}):
         touched.add(doc["_id"])
     for conversation_id in touched:
         if _summarise(conversations, messages, conversation_id):
@@ -89,10 +100,10 @@ def _conversation_for(conversations, key, sender, receiver, since):
     """The pair's conversation; a new one dates from its first message, not from the migration."""
     since = since or utc_now()
     return conversations.find_one_and_update(
-        {"pairKey": key},
+        {PAIR_KEY: key},
         {
             "$setOnInsert": {
-                "participants": [sender, receiver], "createdAt": since, "updatedAt": since
+                PARTICIPANTS: [sender, receiver], CREATED_AT: since, UPDATED_AT: since
             }
         },
         upsert=True,
@@ -103,14 +114,14 @@ def _conversation_for(conversations, key, sender, receiver, since):
 
 def _merge(conversations, messages, duplicate, keeper, counts):
     """Move a duplicate conversation's messages to `keeper`, then delete it once none is left."""
-    ids = list(duplicate.get("messages") or [])
+    ids = list(duplicate.get(MESSAGE_IDS) or [])
     moved = _link(messages, ids, keeper)
     moved += messages.update_many(
-        {"conversationId": duplicate["_id"]}, {"$set": {"conversationId": keeper}}
+        {CONVERSATION_ID: duplicate["_id"]}, {"$set": {CONVERSATION_ID: keeper}}
     ).modified_count
     counts["messages linked"] += moved
     if _unlinked(messages, ids, keeper) == 0 and not messages.count_documents(
-        {"conversationId": duplicate["_id"]}, limit=1
+        {CONVERSATION_ID: duplicate["_id"]}, limit=1
     ):
         conversations.delete_one({"_id": duplicate["_id"]})
         counts["duplicate conversations merged"] += 1
@@ -120,8 +131,8 @@ def _link(messages, ids, conversation_id):
     linked = 0
     for start in range(0, len(ids), BATCH):
         linked += messages.update_many(
-            {"_id": {"$in": ids[start:start + BATCH]}, "conversationId": {"$ne": conversation_id}},
-            {"$set": {"conversationId": conversation_id}},
+            {"_id": {"$in": ids[start:start + BATCH]}, CONVERSATION_ID: {"$ne": conversation_id}},
+            {"$set": {CONVERSATION_ID: conversation_id}},
         ).modified_count
     return linked
 
@@ -130,7 +141,7 @@ def _unlinked(messages, ids, conversation_id):
     """How many of `ids` (those that exist) do not point at `conversation_id` yet."""
     return sum(
         messages.count_documents(
-            {"_id": {"$in": ids[start:start + BATCH]}, "conversationId": {"$ne": conversation_id}}
+            {"_id": {"$in": ids[start:start + BATCH]}, CONVERSATION_ID: {"$ne": conversation_id}}
         )
         for start in range(0, len(ids), BATCH)
     )
@@ -139,27 +150,14 @@ def _unlinked(messages, ids, conversation_id):
 def _summarise(conversations, messages, conversation_id):
     """Set `lastMessage` (and `updatedAt`) from the newest message, unless a newer one is there."""
     newest = next(
-        messages.find({"conversationId": conversation_id}).sort("_id", -1).limit(1), None
+        messages.find({CONVERSATION_ID: conversation_id}).sort("_id", -1).limit(1), None
     )
     if newest is None:
         return False
-    summary = {
-        "_id": newest["_id"],
-        "senderId": newest.get("senderId"),
-        "message": (newest.get("message") or "")[:200],
-        "createdAt": newest.get("createdAt"),
-    }
-    update = {"$set": {"lastMessage": summary}}
-    if newest.get("createdAt") is not None:
-        update["$max"] = {"updatedAt": newest["createdAt"]}
+    update = {"$set": {LAST_MESSAGE: Conversation.summary_of(newest)}}
+    if newest.get(CREATED_AT) is not None:
+        update["$max"] = {UPDATED_AT: newest[CREATED_AT]}
     result = conversations.update_one(
-        {
-            "_id": conversation_id,
-            "$or": [
-                {"lastMessage._id": {"$lt": newest["_id"]}},
-                {"lastMessage._id": {"$exists": False}},
-            ],
-        },
-        update,
+        {"_id": conversation_id, **Conversation.older_than(newest["_id"])}, update
     )
     return result.modified_count > 0

@@ -1,15 +1,13 @@
 """Accounts: registration, login, and the list of people one can chat with."""
 
 import re
-import time
 import unicodedata
 from functools import lru_cache
 from urllib.parse import quote
 
-from mongoengine import signals
 from mongoengine.errors import NotUniqueError
 
-from chatapp import db, security
+from chatapp import security
 from chatapp.clock import utc_now
 from chatapp.errors import InvalidInput
 from chatapp.models import GENDERS, User
@@ -102,59 +100,9 @@ def list_other_users(user_id):
     return list(User.objects(id__ne=user_id).exclude("password").order_by("id").as_pymongo())
 
 
-class KnownUsers:
-    """Ids of users recently seen to exist.
-
-    Every authenticated request and every socket connection asks whether the token's user still
-    exists; answering from memory saves a database query each time (on the embedded database, a
-    scan of the whole users collection). A user deleted through MongoEngine in this process is
-    forgotten at once; one deleted by another process (or straight in the database) is noticed
-    within `ttl` seconds. Only "exists" is remembered, never "does not exist".
-    """
-
-    def __init__(self, ttl=30.0, max_size=100_000, clock=time.monotonic):
-        self.ttl = ttl
-        self.max_size = max_size
-        self.clock = clock
-        self._confirmed = {}  # user id string -> clock() when last seen in the database
-
-    def __contains__(self, user_id):
-        seen = self._confirmed.get(user_id)
-        return seen is not None and self.clock() - seen < self.ttl
-
-    def add(self, user_id):
-        if len(self._confirmed) >= self.max_size:
-            self._confirmed.clear()  # crude, but bounded; they are re-confirmed on next use
-        self._confirmed[user_id] = self.clock()
-
-    def discard(self, user_id):
-        self._confirmed.pop(user_id, None)
-
-    def clear(self):
-        self._confirmed.clear()
-
-
-known_users = KnownUsers()
-db.on_reset(known_users.clear)  # a new or emptied database: nothing known carries over
-
-
 def user_exists(user_id):
-    """True when a user with this id exists (answered from `known_users` when recent)."""
-    key = str(user_id)
-    if key in known_users:
-        return True
-    exists = User.objects(id=user_id).only("id").first() is not None
-    if exists:
-        known_users.add(key)
-    return exists
-
-
-def _forget_deleted_user(sender, document, **kwargs):
-    known_users.discard(str(document.pk))
-
-
-# weak=False: a module-level function lives as long as the process anyway.
-signals.post_delete.connect(_forget_deleted_user, sender=User, weak=False)
+    """True when a user with this id exists."""
+    return User.objects(id=user_id).only("id").first() is not None
 
 
 def _clean_full_name(full_name):

@@ -4,7 +4,7 @@ import pytest
 from pymongo.errors import DuplicateKeyError
 
 from chatapp.models import Conversation, Message
-from tests.conftest import received
+from tests.helpers.chat import received
 
 
 def send(client, to, body):

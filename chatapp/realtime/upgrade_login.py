@@ -1,4 +1,4 @@
-"""Sockets that prove who they are with the cookie of their WebSocket upgrade.
+"""The upgrade login: sockets that prove who they are with the cookie of their WebSocket upgrade.
 
 The React client opens its socket with `io(url, {query: {userId}})`: socket.io-client's first
 requests are cross-origin long-polling XHRs (`localhost:5173` → `localhost:5000`) sent without
@@ -22,7 +22,11 @@ import threading
 import time
 from urllib.parse import parse_qs
 
-from chatapp.errors import ApiError
+from werkzeug.http import parse_cookie
+
+from chatapp import auth
+from chatapp.errors import NotAuthenticated
+from chatapp.realtime import socket_log
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +91,64 @@ class UpgradeAuthenticator:
             del self._upgraded[key]
 
 
+class UpgradeLogin:
+    """The upgrade login of one namespace: parks a cookie-less socket that names a `userId`, and
+    admits it (`namespace.admit`) when its session's upgrade brings that user's cookie."""
+
+    def __init__(self, namespace, app):
+        self.namespace = namespace
+        self.app = app
+        self.sessions = UpgradeAuthenticator()
+
+    def wait(self, sid, claimed):
+        """Socket `sid` claims `claimed` without a token: the identity an earlier upgrade of its
+        session brought, or None when the socket is parked (for at most PENDING_SECONDS)."""
+        eio_sid = self._eio_sid(sid)
+        user_id = self.sessions.wait_for_upgrade(eio_sid, sid, claimed)
+        if user_id is None:
+            self.namespace.socketio.start_background_task(self._expire, eio_sid, sid)
+        return user_id
+
+    def upgraded(self, eio_sid, token):
+        """A WebSocket upgrade of session `eio_sid` carried `token`; raises NotAuthenticated."""
+        with self.app.app_context():
+            user_id = auth.authenticate(token, self.app.config["JWT_SECRET_KEY"])
+        server = self.namespace.socketio.server
+        waiting = self.sessions.upgraded(
+            eio_sid, user_id,
+            connected=lambda: server.manager.sid_from_eio_sid(eio_sid, self.namespace.namespace),
+        )
+        if waiting is None:
+            return
+        sid, claimed = waiting
+        if claimed != user_id:
+            socket_log.refused_later(sid, "upgraded with another user's token")
+            server.disconnect(sid, namespace=self.namespace.namespace)
+            return
+        self.namespace.admit(user_id, sid)
+
+    def forget(self, sid):
+        """Socket `sid` disconnected: its session waits for nothing any more."""
+        eio_sid = self._eio_sid(sid)
+        if eio_sid is not None:
+            self.sessions.forget(eio_sid)
+
+    def _expire(self, eio_sid, sid):
+        self.namespace.socketio.sleep(PENDING_SECONDS)
+        if self.sessions.give_up(eio_sid, sid):
+            socket_log.refused_later(sid, f"no WebSocket upgrade within {PENDING_SECONDS:g} s")
+            self.namespace.socketio.server.disconnect(sid, namespace=self.namespace.namespace)
+
+    def _eio_sid(self, sid):
+        server = self.namespace.socketio.server
+        return server.manager.eio_sid_from_sid(sid, self.namespace.namespace)
+
+
+def cookie_token(environ):
+    """The `token` cookie of a raw WSGI request."""
+    return auth.find_token(cookies=parse_cookie(environ))
+
+
 def websocket_upgrade(environ, socketio_path="/socket.io"):
     """The Engine.IO sid of a WebSocket upgrade request to an existing session, else None."""
     if not environ.get("PATH_INFO", "").startswith(socketio_path):
@@ -103,19 +165,18 @@ class UpgradeMiddleware:
     """WSGI middleware: before Engine.IO upgrades a session to a WebSocket, let `on_upgrade`
     see the sid and the token of the upgrade's cookie."""
 
-    def __init__(self, wsgi_app, token_of, on_upgrade):
+    def __init__(self, wsgi_app, on_upgrade):
         self.wsgi_app = wsgi_app
-        self.token_of = token_of
         self.on_upgrade = on_upgrade
 
     def __call__(self, environ, start_response):
         eio_sid = websocket_upgrade(environ)
         if eio_sid is not None:
-            token = self.token_of(environ)
+            token = cookie_token(environ)
             if token:
                 try:
                     self.on_upgrade(eio_sid, token)
-                except ApiError:
+                except NotAuthenticated:
                     pass  # not a valid token: the upgrade proves nothing
                 except Exception:  # e.g. the database is down: the socket stays pending
                     log.exception("Could not authenticate the upgrade of session %s", eio_sid)

@@ -1,9 +1,15 @@
-"""/api/v1/user: registration, login, logout, the other-users list, through the HTTP API."""
+"""Registering, logging in and out, and the token that says who is calling over HTTP."""
 
+from datetime import datetime, timedelta, timezone
+
+import jwt
 import pytest
+from bson import ObjectId
 
+from chatapp import security
 from chatapp.models import User
-from tests.conftest import PASSWORD
+from config import TestConfig
+from tests.helpers.chat import PASSWORD, assert_json_error
 
 REGISTER = "/api/v1/user/register"
 LOGIN = "/api/v1/user/login"
@@ -85,29 +91,6 @@ def test_logout_clears_the_cookie_and_ends_the_session(client, api):
         cookie = response.headers["Set-Cookie"]
         assert cookie.startswith("token=;") and "Max-Age=0" in cookie
     assert client.get("/api/v1/user/").status_code == 401
-
-
-def test_other_users_lists_everyone_but_the_caller_without_passwords(api):
-    client, me = api.user(username="frank")
-    api.user(username="grace", gender="female", fullName="Grace G")
-    api.user(username="heidi")
-    response = client.get("/api/v1/user/")
-    assert response.status_code == 200
-    people = response.get_json()
-    assert sorted(p["username"] for p in people) == ["grace", "heidi"]
-    grace = next(p for p in people if p["username"] == "grace")
-    assert set(grace) == {"_id", "fullName", "username", "profilePhoto", "gender", "createdAt", "updatedAt"}
-    assert grace["fullName"] == "Grace G" and grace["gender"] == "female"
-    assert grace["createdAt"].endswith("Z") and len(grace["createdAt"]) == 24
-    assert all("password" not in p for p in people)
-    # Express answers with or without the trailing slash; so do we.
-    assert client.get("/api/v1/user").get_json() == people
-
-
-def test_other_users_requires_authentication(client):
-    response = client.get("/api/v1/user/")
-    assert response.status_code == 401
-    assert response.get_json() == {"message": "User not authenticated.", "success": False}
 
 
 # --- registration input -------------------------------------------------------------------
@@ -268,3 +251,128 @@ def test_register_limit_per_address_is_configurable(app, api):
     response = api.register(client)
     assert response.status_code == 429
     assert "Retry-After" in response.headers
+
+
+SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
+
+
+def _token(**claims):
+    return jwt.encode(claims, SECRET, algorithm="HS256")
+
+
+def _expiry(seconds):
+    return datetime.now(timezone.utc) + timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def user_id(api, client):
+    api.register(client, username="tokenuser")
+    return str(User.objects.get(username="tokenuser").id)
+
+
+@pytest.mark.parametrize(
+    "make_token",
+    [
+        lambda uid: "garbage",
+        lambda uid: _token(userId=uid, exp=_expiry(-10)),  # expired
+        lambda uid: _token(userId=uid),  # no exp
+        lambda uid: jwt.encode({"userId": uid, "exp": _expiry(60)}, "another-secret-of-sufficient-length-000000", algorithm="HS256"),
+        lambda uid: jwt.encode({"userId": uid, "exp": _expiry(60)}, None, algorithm="none"),
+        lambda uid: _token(userId=uid, exp=_expiry(60))[:-2] + "xx",  # tampered signature
+        lambda uid: _token(userId={"$ne": None}, exp=_expiry(60)),
+        lambda uid: _token(userId="not-an-id", exp=_expiry(60)),
+        lambda uid: _token(sub=uid, exp=_expiry(60)),  # no userId claim
+    ],
+    ids=["garbage", "expired", "no-exp", "wrong-secret", "alg-none", "tampered", "operator", "bad-id", "no-userId"],
+)
+def test_bad_tokens_are_a_401(client, user_id, make_token):
+    token = make_token(user_id)
+    client.set_cookie("token", token)
+    assert_json_error(client.get("/api/v1/user/"), 401)
+    client.delete_cookie("token")
+    response = client.get("/api/v1/user/", headers={"Authorization": f"Bearer {token}"})
+    assert_json_error(response, 401)
+
+
+def test_token_of_a_deleted_user_is_a_401(api):
+    client, me = api.user()
+    assert client.get("/api/v1/user/").status_code == 200
+    User.objects(id=me["_id"]).delete()
+    assert_json_error(client.get("/api/v1/user/"), 401)
+
+
+def test_token_signed_by_the_node_backend_is_accepted(client, user_id):
+    """jsonwebtoken's `jwt.sign({userId}, secret, {expiresIn: '1d'})` makes exactly this."""
+    now = int(datetime.now(timezone.utc).timestamp())
+    token = jwt.encode({"userId": user_id, "iat": now, "exp": now + 86400}, SECRET, algorithm="HS256")
+    client.set_cookie("token", token)
+    assert client.get("/api/v1/user/").status_code == 200
+
+
+def test_bearer_header_works_for_non_browser_clients(api, client):
+    api.register(client, username="cli")
+    token = api.login(client, "cli").headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+    other = api.app.test_client()
+    assert other.get("/api/v1/user/", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_tokens_round_trip_and_carry_the_seeds_claim():
+    import jwt
+
+    token = security.create_token("a" * 24, TestConfig.JWT_SECRET_KEY, 60)
+    claims = jwt.decode(token, TestConfig.JWT_SECRET_KEY, algorithms=["HS256"])
+    assert claims["userId"] == "a" * 24 and claims["exp"] - claims["iat"] == 60
+    assert security.decode_token(token, TestConfig.JWT_SECRET_KEY) == "a" * 24
+
+
+def test_a_token_that_verified_is_refused_once_it_expires(monkeypatch):
+    """Verified tokens are remembered; the memory must not outlive the token."""
+    import datetime as real_datetime
+
+    import jwt.api_jwt
+
+    token = security.create_token("b" * 24, TestConfig.JWT_SECRET_KEY, 60)
+    assert security.decode_token(token, TestConfig.JWT_SECRET_KEY) == "b" * 24
+
+    later = security.time.time() + 61
+
+    class Later(real_datetime.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return real_datetime.datetime.fromtimestamp(later, tz)
+
+    monkeypatch.setattr(security.time, "time", lambda: later)
+    monkeypatch.setattr(jwt.api_jwt, "datetime", Later)
+    with pytest.raises(security.InvalidToken, match="expired"):
+        security.decode_token(token, TestConfig.JWT_SECRET_KEY)
+
+
+def test_a_token_that_verified_under_one_secret_is_refused_under_another():
+    token = security.create_token("c" * 24, TestConfig.JWT_SECRET_KEY, 60)
+    assert security.decode_token(token, TestConfig.JWT_SECRET_KEY) == "c" * 24
+    with pytest.raises(security.InvalidToken):
+        security.decode_token(token, "another secret that is long enough to be accepted")
+
+
+def test_bcryptjs_hashes_from_the_node_backend_verify():
+    # bcryptjs writes $2a$ hashes (bcrypt writes $2b$); users of the Node backend keep logging in.
+    import bcrypt
+
+    made = bcrypt.hashpw(b"password123", bcrypt.gensalt(4, prefix=b"2a")).decode()
+    assert made.startswith("$2a$")
+    assert security.check_password("password123", made)
+    assert not security.check_password("password124", made)
+
+
+def test_a_stored_value_that_is_not_a_hash_never_matches():
+    assert security.check_password("anything", "plain-text-password") is False
+
+
+def test_an_account_deleted_by_another_process_is_refused_at_once(api, connect):
+    """Whoever deleted it (another worker, an operator in the database shell), its token stops
+    working on the very next request and socket: nothing answers from a stale memory."""
+    client, me = api.user()
+    assert client.get("/api/v1/user/").status_code == 200
+    User._get_collection().delete_one({"_id": ObjectId(me["_id"])})
+    assert_json_error(client.get("/api/v1/user/"), 401)
+    assert not connect(client).is_connected()

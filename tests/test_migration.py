@@ -6,7 +6,7 @@ import bcrypt
 from bson import ObjectId
 
 from chatapp.models import Conversation, Message, User
-from tests.conftest import PASSWORD
+from tests.helpers.chat import PASSWORD
 
 # A bcryptjs-form hash ($2a$, as bcryptjs wrote them): OpenWall's test vector for "U*U".
 BCRYPTJS_VECTOR = ("U*U", "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW")

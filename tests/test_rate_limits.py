@@ -3,7 +3,7 @@
 import pytest
 
 from chatapp.models import Message
-from tests.conftest import received, send
+from tests.helpers.chat import received, send
 
 
 def test_http_sends_beyond_the_limit_are_a_429_with_retry_after(app, api):

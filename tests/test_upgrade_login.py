@@ -6,10 +6,11 @@ import time
 import pytest
 from werkzeug.test import EnvironBuilder
 
+from chatapp import auth
 from chatapp.extensions import socketio
-from chatapp.realtime import namespace as chat_namespace
-from chatapp.realtime.upgrade_auth import UpgradeAuthenticator, websocket_upgrade
-from tests.conftest import received, send
+from chatapp.realtime import upgrade_login
+from chatapp.realtime.upgrade_login import UpgradeAuthenticator, UpgradeLogin, websocket_upgrade
+from tests.helpers.chat import received, send
 
 
 def upgrade(app, socket, token):
@@ -61,7 +62,7 @@ def test_an_upgrade_with_a_bad_cookie_proves_nothing(app, api, connect, token):
 
 
 def test_a_socket_that_never_upgrades_is_disconnected(api, connect, monkeypatch):
-    monkeypatch.setattr(chat_namespace, "PENDING_SECONDS", 0.05)
+    monkeypatch.setattr(upgrade_login, "PENDING_SECONDS", 0.05)
     _, bob_user = api.user()
     socket = react_socket(connect, bob_user)
     deadline = time.monotonic() + 5
@@ -103,7 +104,7 @@ def test_only_websocket_upgrades_of_a_session_are_looked_at():
 
 def test_the_server_uses_it(app):
     handler = socketio.server.namespace_handlers["/"]
-    assert isinstance(handler.upgrades, UpgradeAuthenticator)
+    assert isinstance(handler.upgrades, UpgradeLogin)
 
 
 def test_an_upgrade_whose_check_fails_leaves_the_socket_waiting(app, api, connect, monkeypatch):
@@ -114,6 +115,6 @@ def test_an_upgrade_whose_check_fails_leaves_the_socket_waiting(app, api, connec
     def database_down(*args, **kwargs):
         raise RuntimeError("database unreachable")
 
-    monkeypatch.setattr(chat_namespace, "authenticate", database_down)
+    monkeypatch.setattr(auth, "authenticate", database_down)
     upgrade(app, socket, bob.get_cookie("token").value)  # no exception escapes
     assert socket.is_connected() and socket.get_received() == []
