@@ -8,6 +8,7 @@ prometheus_client's multi-process mode is not used. docs/operations.md lists eve
 
 import ipaddress
 import time
+from contextlib import contextmanager
 
 from flask import Response, abort, g, has_app_context, request
 from prometheus_client import (
@@ -110,26 +111,20 @@ def count_message_stored():
     MESSAGES_STORED.inc()
 
 
+@contextmanager
 def waiting_for(slots):
-    """Acquire `slots` (a semaphore), counted as the bcrypt queue while waiting; release on exit."""
-    return _Queued(slots)
-
-
-class _Queued:
-    def __init__(self, slots):
-        self.slots = slots
-
-    def __enter__(self):
-        started = time.perf_counter()
-        BCRYPT_QUEUE.inc()
-        try:
-            self.slots.acquire()
-        finally:
-            BCRYPT_QUEUE.dec()
-        BCRYPT_WAIT.observe(time.perf_counter() - started)
-
-    def __exit__(self, *exc):
-        self.slots.release()
+    """Hold `slots` (a semaphore) for the block; the wait for it is the bcrypt queue."""
+    started = time.perf_counter()
+    BCRYPT_QUEUE.inc()
+    try:
+        slots.acquire()
+    finally:
+        BCRYPT_QUEUE.dec()
+    BCRYPT_WAIT.observe(time.perf_counter() - started)
+    try:
+        yield
+    finally:
+        slots.release()
 
 
 def count_refusal(setting):
