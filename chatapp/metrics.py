@@ -86,6 +86,8 @@ DB_HEARTBEAT_FAILURES = Counter(
     registry=REGISTRY,
 )
 DEFAULT_ALLOWED_NETWORKS = ("127.0.0.0/8", "::1")
+# Label values must come from a bounded set: any client can send any method token.
+METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
 
 
 # --- Called by the code that does the counted thing (one call each) ---------------------------
@@ -215,9 +217,10 @@ def init_app(app):
     def count_request(response):
         started = g.get("metrics_started")
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        HTTP_REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+        method = request.method if request.method in METHODS else "other"
+        HTTP_REQUESTS.labels(route, method, str(response.status_code)).inc()
         if started is not None:
-            HTTP_LATENCY.labels(route, request.method).observe(time.perf_counter() - started)
+            HTTP_LATENCY.labels(route, method).observe(time.perf_counter() - started)
         return response
 
 

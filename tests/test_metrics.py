@@ -89,7 +89,13 @@ def test_requests_are_counted_by_route_not_by_path(app, api, client):
                 route=route, method="POST") > 0
     assert grew(before, after, "chatapp_http_requests_total",
                 route="unmatched", method="GET", status="404") == 1
-    # No label holds a raw path: a user id never becomes a label value.
+    # No label holds a raw path or a client's own method name: label values stay a bounded set.
+    for n in range(3):
+        client.open("/api/v1/user/", method=f"BREW{n}")
+    after = scrape(client)
+    assert grew(before, after, "chatapp_http_requests_total",
+                route="unmatched", method="other", status="405") == 3
+    assert not any("BREW" in str(labels) for _, labels in after)
     assert not any(bob["_id"] in str(labels) for _, labels in after)
 
 
