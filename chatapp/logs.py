@@ -24,6 +24,7 @@ from chatapp.logformat import CONTEXT_FIELDS, HumanFormatter, JsonFormatter
 REQUEST_ID_HEADER = "X-Request-ID"
 # What a proxy's id may look like (nginx's $request_id is 32 hex digits; UUIDs fit too).
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 access_log = logging.getLogger("chatapp.access")
 
@@ -124,13 +125,15 @@ def init_app(app):
         request_id = g.get("request_id")
         if request_id is not None:
             response.headers[REQUEST_ID_HEADER] = request_id
+        # A path is the client's text: "%0A" in it must not start a forged line in a human log.
+        path = CONTROL_CHARACTERS.sub(lambda match: f"\\x{ord(match.group()):02x}", request.path)
         started = g.get("log_started")
         duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
         access_log.info(
-            "%s %s %s %sms", request.method, request.path, response.status_code, duration_ms,
+            "%s %s %s %sms", request.method, path, response.status_code, duration_ms,
             extra={
                 "method": request.method,
-                "path": request.path,
+                "path": path,
                 "status": response.status_code,
                 "duration_ms": duration_ms,
             },

@@ -260,3 +260,11 @@ def test_a_pending_socket_never_upgraded_is_logged_as_refused(app, api, connect,
     events = [(entry["event"], entry.get("reason")) for entry in socket_lines(caplog)]
     assert events[:2] == [("socket_pending", None),
                           ("socket_refused", "no WebSocket upgrade within 0.05 s")]
+
+
+def test_a_path_cannot_forge_a_log_line(client, caplog):
+    caplog.set_level(logging.INFO)
+    client.get("/nothing%0A2026-01-01 00:00:00,000 ERROR chatapp: forged%0D")
+    line = logs.HumanFormatter().format(caplog.records[-1])
+    assert "\n" not in line and "\r" not in line
+    assert "/nothing\\x0a2026-01-01" in line
