@@ -97,7 +97,7 @@ def test_log_format_json_writes_one_json_object_per_line():
     )
     result = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60,
-        env={**os.environ, "APP_ENV": "testing"},
+        env={**os.environ, "APP_ENV": "testing", "TEST_REDIS_URL": ""},  # one process, no queue
     )
     assert result.returncode == 0, result.stderr
     user_id = result.stdout.strip()
@@ -174,42 +174,36 @@ def test_a_pending_socket_is_logged_as_pending(app, api, connect, caplog):
 # --- secrets ---------------------------------------------------------------------------------
 
 
-def test_no_token_password_or_message_text_in_any_log_line(caplog, connect):
+def test_no_token_password_or_message_text_in_any_log_line(app, api, connect, caplog):
     """Drive logins (good, bad, refused), sends over HTTP and sockets, socket connects with a
     token, with a bad token and with a cookie, at DEBUG; then look for every secret in every
     line, as both formats write it."""
     caplog.set_level(logging.DEBUG)
-    app = create_app(TestConfig, LOG_LEVEL="DEBUG", LOGIN_FAILURE_LIMIT="2 per minute")
-    api = Api(app)
     password = "s3cret-Password-42"
     alice, alice_user = api.user(password=password, confirmPassword=password)
     bob, bob_user = api.user()
     token = alice.get_cookie("token").value
     wrong = "wrong-Password-99"
-    for _ in range(3):  # failures, then a refusal
+    for _ in range(6):  # failures, then a refusal (TestConfig: 5 failures a minute)
         api.login(app.test_client(), alice_user["username"], wrong)
     texts = ["http text 7f3a9c", "socket text 91be44"]
     sent(alice, bob_user["_id"], texts[0])
     alice.get(f"/api/v1/message/{bob_user['_id']}", headers={"Authorization": f"Bearer {token}"})
-    with app.app_context():
-        from chatapp.extensions import socketio
-
-        by_token = socketio.test_client(app, auth={"token": token})
-        by_cookie = socketio.test_client(app, flask_test_client=bob)
-        refused = socketio.test_client(app, auth={"token": token + "x"})
+    by_token = connect(auth={"token": token})
+    by_cookie = connect(bob)
+    connect(auth={"token": token + "x"})  # refused
     by_token.emit("sendMessage", {"receiverId": bob_user["_id"], "message": texts[1]},
                   callback=True)
     assert by_cookie.get_received()  # bob got it: the paths under test really ran
-    for socket in (by_token, by_cookie, refused):
-        if socket.is_connected():
-            socket.disconnect()
+    by_token.disconnect()
+    by_cookie.disconnect()
 
-    secrets = [password, wrong, token, token.split(".")[2], *texts, app.config["JWT_SECRET_KEY"]]
     # The lines most likely to leak were all written: logins, refusals, sends, socket lines.
     seen = {(entry["logger"], entry.get("status", entry.get("event"))) for entry in lines(caplog)}
     assert {("chatapp.access", 200), ("chatapp.access", 400), ("chatapp.access", 429),
             ("chatapp.sockets", "socket_connect"), ("chatapp.sockets", "socket_refused"),
             ("chatapp.sockets", "socket_disconnect")} <= seen
+    secrets = [password, wrong, token, token.split(".")[2], *texts, app.config["JWT_SECRET_KEY"]]
     for formatter in (logs.JsonFormatter(), logs.HumanFormatter()):
         for record in caplog.records:
             line = formatter.format(record)
