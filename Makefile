@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 PORT ?= 5000
 
-.PHONY: run serve serve-gevent test test-browser test-integration bench bench-quick bench-profile install clean vendor-js
+.PHONY: run serve serve-gevent test fuzz test-browser test-integration bench bench-quick bench-profile install clean vendor-js
 
 install: $(VENV)/.installed
 
@@ -18,15 +18,23 @@ $(VENV)/.installed: requirements.txt
 run: install
 	PORT=$(PORT) $(PY) wsgi.py
 
-## Production-style server (gunicorn, one eventlet worker); set MONGO_URI and JWT_SECRET_KEY.
+## Production server (gunicorn, one eventlet worker, APP_ENV=production): needs MONGO_URI and
+## JWT_SECRET_KEY in the environment or .env (it refuses to start without), and CORS_ORIGINS
+## (exact https origins) when the client is served from another origin.
 serve: install
-	$(VENV)/bin/gunicorn -k eventlet -w 1 -b 0.0.0.0:$(PORT) wsgi:app
+	APP_ENV=production $(VENV)/bin/gunicorn -k eventlet -w 1 -b 0.0.0.0:$(PORT) wsgi:app
 
 serve-gevent: install
-	ASYNC_MODE=gevent $(VENV)/bin/gunicorn -k gevent -w 1 -b 0.0.0.0:$(PORT) wsgi:app
+	APP_ENV=production ASYNC_MODE=gevent $(VENV)/bin/gunicorn -k gevent -w 1 -b 0.0.0.0:$(PORT) wsgi:app
 
 test: install
 	$(PY) -m pytest
+
+## The fuzzers alone, longer: Schemathesis on the live server, Hypothesis on the socket events
+## (`make test` runs them too, with FUZZ_EXAMPLES=25 per operation).
+FUZZ_EXAMPLES ?= 200
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -m fuzz
 
 ## The real-browser test alone (needs /usr/bin/chromium and `npm ci`; skipped without them).
 test-browser: install

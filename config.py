@@ -5,7 +5,9 @@ Every setting has a documented default (see README's configuration table and `.e
 real database instead of silently falling back to development defaults.
 """
 
+import ipaddress
 import os
+import re
 import secrets
 
 
@@ -87,6 +89,11 @@ class Config:
     # WebSocket, whose cookie otherwise proves the user). Refused in production.
     SOCKET_TRUST_QUERY_USER_ID = _env_bool("SOCKET_TRUST_QUERY_USER_ID", False)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    # Shortest password a new account may choose (existing accounts still log in).
+    PASSWORD_MIN_LENGTH = _env_int("PASSWORD_MIN_LENGTH", 8)
+    # Users per page of GET /api/v1/user/?limit=&before=&q= (without them: the whole list).
+    USER_PAGE_SIZE = _env_int("USER_PAGE_SIZE", 50)
+    USER_MAX_PAGE_SIZE = _env_int("USER_MAX_PAGE_SIZE", 200)
     # "human" (one readable line) or "json" (one JSON object per line, for log collectors).
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "human")
     # Who may read /metrics: networks, comma-separated, matched against the remote address
@@ -95,6 +102,8 @@ class Config:
 
 class ProductionConfig(Config):
     ENV_NAME = "production"
+    # No development origins by default: only the server's own origin (a client served beside it).
+    CORS_ORIGINS = _env_list("CORS_ORIGINS", ())
     COOKIE_SECURE = _env_bool("COOKIE_SECURE", True)
     REGISTER_LIMIT = os.environ.get("REGISTER_LIMIT", "20 per hour")
 
@@ -113,12 +122,71 @@ class TestConfig(Config):
 
 
 def config_from_env():
-    """The configuration class named by APP_ENV (development by default)."""
+    """The configuration class named by APP_ENV (development by default).
+
+    TestConfig is not among them: its secret is in this file, so a server started with it would
+    accept tokens anyone can forge. Tests pass it to `create_app` themselves.
+    """
     name = os.environ.get("APP_ENV", "development").strip().lower()
-    classes = {"development": Config, "production": ProductionConfig, "testing": TestConfig}
+    classes = {"development": Config, "production": ProductionConfig}
+    if name == "testing":
+        raise RuntimeError(
+            "APP_ENV=testing is refused: the test configuration signs tokens with a secret "
+            "published in config.py. Tests pass TestConfig to create_app; servers use "
+            "development or production."
+        )
     if name not in classes:
         raise RuntimeError(f"APP_ENV must be one of {', '.join(classes)}, got {name!r}")
     return classes[name]
+
+
+# An exact browser origin: scheme, host, optional port; nothing else (no path, no wildcard).
+_ORIGIN = re.compile(r"https://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
+
+
+def production_origin_errors(origins):
+    """Why each of `origins` is unfit for production (an empty list when all are fit).
+
+    Only exact https origins: `*` or a pattern would let any matching site call the API with the
+    user's cookie, and a page served over http can be rewritten by anyone on the network path.
+    """
+    errors = []
+    for origin in origins:
+        if origin == "*" or any(ch in origin for ch in "*?()^$|\\+{}"):
+            errors.append(f"{origin!r} is a wildcard or pattern")
+        elif not origin.startswith("https://"):
+            errors.append(f"{origin!r} is not https")
+        elif not _ORIGIN.fullmatch(origin):
+            errors.append(f"{origin!r} is not a bare origin (https://host[:port], no path)")
+    return errors
+
+
+LOOPBACK_NAMES = ("localhost", "ip6-localhost")
+
+
+def is_loopback(host):
+    """True for an address (or `localhost`) that only this machine can reach."""
+    host = (host or "").strip().strip("[]").lower()
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_listen_address(settings, host):
+    """Refuse to serve the development configuration on an address other machines can reach.
+
+    Development serves the demo page, may trust `?userId=` (SOCKET_TRUST_QUERY_USER_ID) and runs
+    on a database that forgets everything: not something to expose on a network.
+    """
+    if settings["ENV_NAME"] != "production" and not is_loopback(host):
+        raise RuntimeError(
+            f"Refusing to serve the {settings['ENV_NAME']} configuration on {host}: it listens "
+            "on loopback only (HOST=127.0.0.1). To serve other machines, run the production "
+            "configuration (APP_ENV=production, `make serve`)."
+        )
 
 
 def check_config(settings):
@@ -132,11 +200,23 @@ def check_config(settings):
         missing = [name for name in ("JWT_SECRET_KEY", "MONGO_URI") if not settings.get(name)]
         if missing:
             raise RuntimeError(
-                "Refusing to start in production without " + " and ".join(missing)
-                + ": set them in the environment (see .env.example)."
+                "Refusing to start in production (APP_ENV=production, as `make serve` runs) "
+                "without " + " and ".join(missing)
+                + ": set them in the environment or in .env (see .env.example)."
             )
         if len(settings["JWT_SECRET_KEY"].encode()) < 32:
             raise RuntimeError("JWT_SECRET_KEY must be at least 32 bytes in production.")
+        bad_origins = production_origin_errors(settings["CORS_ORIGINS"])
+        if bad_origins:
+            raise RuntimeError(
+                "CORS_ORIGINS must list exact https origins in production: "
+                + "; ".join(bad_origins) + "."
+            )
+        if not settings["COOKIE_SECURE"]:
+            raise RuntimeError(
+                "COOKIE_SECURE=false is refused in production: the login cookie would travel "
+                "over plain http. Serve over https (a TLS-terminating proxy is fine)."
+            )
         if settings["SOCKET_TRUST_QUERY_USER_ID"]:
             raise RuntimeError(
                 "SOCKET_TRUST_QUERY_USER_ID lets anyone connect as anyone; "

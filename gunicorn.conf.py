@@ -17,6 +17,30 @@ worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "16384"))
 # common client pools' idle timeouts, as load balancers do (nginx's default is 75 s too).
 keepalive = int(os.environ.get("KEEPALIVE_SECONDS", "75"))
 
+
+def on_starting(server):
+    """Check the configuration once, in the master, before any worker boots.
+
+    A worker that fails to build the app prints a traceback and gunicorn retries it; a setting
+    that can never work (production without JWT_SECRET_KEY, development on a public address)
+    deserves one clear line and an exit instead.
+    """
+    from dotenv import load_dotenv
+
+    from config import check_config, check_listen_address, config_from_env
+
+    load_dotenv()  # as wsgi.py does: the workers will see the same settings
+    try:
+        config = config_from_env()
+        settings = {name: getattr(config, name) for name in dir(config) if name.isupper()}
+        check_config(settings)
+        for address in server.cfg.bind:
+            host = address.rsplit(":", 1)[0] if not address.startswith("unix:") else "localhost"
+            check_listen_address(settings, host)
+    except RuntimeError as error:
+        server.log.error("%s", error)
+        raise SystemExit(1) from None
+
 # LOG_FORMAT=json: gunicorn's own lines (start, workers, errors) are JSON too, like the app's
 # (chatapp/logs.py, which adds its handler to the root logger). gunicorn's access log stays off:
 # the app writes one line per request itself, with its request id.
@@ -28,7 +52,9 @@ if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
             "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
         },
         "handlers": {
-            "json": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"},
+            "json": {
+                "class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr",
+            },
         },
         "formatters": {"json": {"()": "chatapp.logformat.JsonFormatter"}},
     }

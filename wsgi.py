@@ -27,6 +27,7 @@ import gc  # noqa: E402
 
 from chatapp.app import create_app  # noqa: E402
 from chatapp.extensions import socketio  # noqa: E402
+from config import check_listen_address  # noqa: E402
 
 app = create_app()
 # Start-up's objects (the code, the app: ~88,000) live as long as the process. Frozen, they are
@@ -59,6 +60,10 @@ def refuse_a_taken_port(host, port):
 if __name__ == "__main__":
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "5000"))
+    try:
+        check_listen_address(app.config, host)
+    except RuntimeError as error:
+        raise SystemExit(str(error)) from None
     refuse_a_taken_port(host, port)
     app.logger.warning(
         "Serving chatapp on http://%s:%s (async mode %s)", host, port, app.config["ASYNC_MODE"]

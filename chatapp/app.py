@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 def create_app(config_class=None, **overrides):
     """Build the app: config → logging → database → extensions → blueprints → errors → Socket.IO."""
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no /static route: the API serves no files
     app.config.from_object(config_class or config_from_env())
     app.config.update(overrides)
     app.json.sort_keys = False  # keep the seed's key order on the wire
@@ -56,12 +56,16 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
-    from chatapp.api import conversations, health, messages, users, web
+    from chatapp.api import (
+        conversations, health, messages, openapi, refuse_non_json_bodies, users, web,
+    )
 
+    app.before_request(refuse_non_json_bodies)  # 415: no form can change state cross-site
     app.register_blueprint(users.blueprint)
     app.register_blueprint(messages.blueprint)
     app.register_blueprint(conversations.blueprint)
     app.register_blueprint(health.blueprint)
+    app.register_blueprint(openapi.blueprint)
     if app.config["ENV_NAME"] != "production":
         app.register_blueprint(web.blueprint)  # the demo client at `/`: development only
 

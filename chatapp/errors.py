@@ -10,6 +10,7 @@ import logging
 from flask import jsonify
 from mongoengine.errors import DoesNotExist, NotUniqueError
 from mongoengine.errors import ValidationError as DocumentInvalid
+from pymongo.errors import ConnectionFailure
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,10 @@ def client_error(error):
         return 400, "Invalid data.", []
     if isinstance(error, DoesNotExist):
         return 404, "Not found.", []
+    if isinstance(error, ConnectionFailure):
+        # The request was fine; the database did not answer in MONGO_TIMEOUT_MS. Worth a retry.
+        log.warning("Database unreachable: %s", error)
+        return 503, "The database is unavailable; try again shortly.", [("Retry-After", "5")]
     log.error("Unhandled error", exc_info=error)
     return 500, "Internal server error.", []
 

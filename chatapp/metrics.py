@@ -197,12 +197,13 @@ def may_read(remote_addr, networks):
 
 def init_app(app):
     """Serve `/metrics` to the allowed networks only, and time every HTTP request."""
-    networks = allowed_networks(app.config.get("METRICS_ALLOWED_NETWORKS", DEFAULT_ALLOWED_NETWORKS))
+    setting = app.config.get("METRICS_ALLOWED_NETWORKS", DEFAULT_ALLOWED_NETWORKS)
+    networks = allowed_networks(setting)
     _watch_sockets()
 
     @app.get("/metrics")
     def metrics():
-        """Prometheus's text format, for a scraper inside METRICS_ALLOWED_NETWORKS; 404 otherwise."""
+        """Prometheus's text format, to a scraper in METRICS_ALLOWED_NETWORKS; else a 404."""
         # The address Werkzeug gives: the direct peer, or the client ProxyFix found behind
         # TRUSTED_PROXY_HOPS proxies (which is why deploy/nginx.conf does not pass /metrics).
         if not may_read(request.remote_addr, networks):

@@ -44,3 +44,40 @@ def client_message_id(value):
             "printable ASCII characters without spaces"
         )
     return value
+
+
+JSON_MAX_DEPTH = 32
+UNSTORABLE_TEXT = "Text must be valid Unicode: lone surrogates (\\ud800-\\udfff) cannot be stored"
+TOO_DEEP = f"JSON must not be nested more than {JSON_MAX_DEPTH} levels deep"
+
+
+def storable(value):
+    """`value` (a parsed JSON document); InvalidInput if the database could not store it.
+
+    MongoDB stores text as UTF-8, which has no encoding for a lone surrogate ("\\ud800" is valid
+    JSON): such a string fails deep inside the driver, after checks passed. Nesting is bounded
+    too, so nothing downstream recurses without limit. Walks keys and values without recursion.
+    """
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            _check_text(item)
+        elif isinstance(item, (dict, list)):
+            if depth > JSON_MAX_DEPTH:
+                raise InvalidInput(TOO_DEEP)
+            if isinstance(item, dict):
+                for key, child in item.items():
+                    _check_text(key)
+                    pending.append((child, depth + 1))
+            else:
+                pending.extend((child, depth + 1) for child in item)
+    return value
+
+
+def _check_text(text):
+    if isinstance(text, str):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput(UNSTORABLE_TEXT) from None

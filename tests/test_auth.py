@@ -172,9 +172,10 @@ def test_full_name_bounds(client, api):
 
 
 def test_password_too_short(client, api):
-    response = api.register(client, password="12345", confirmPassword="12345")
+    response = api.register(client, password="1234567", confirmPassword="1234567")
     assert response.status_code == 400
-    assert "at least 6" in response.get_json()["message"]
+    assert "at least 8" in response.get_json()["message"]
+    assert api.register(client, password="12345678", confirmPassword="12345678").status_code == 201
 
 
 def test_password_over_bcrypts_72_bytes_is_explained(client, api):

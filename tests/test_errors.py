@@ -20,7 +20,6 @@ from tests.helpers.chat import assert_json_error
         ('{"username": "a",', "application/json"),
         ("[1, 2, 3]", "application/json"),
         ('"a string"', "application/json"),
-        ("username=a&password=b", "application/x-www-form-urlencoded"),
         ("", None),
     ],
 )
@@ -86,8 +85,8 @@ def test_a_chunked_body_over_max_content_length_is_a_413_not_a_400(app, client, 
 def test_a_chunked_body_within_max_content_length_is_read_whole(app, client):
     app.config["MAX_CONTENT_LENGTH"] = 1024
     body = json.dumps({
-        "fullName": "Chunky", "username": "chunky", "password": "secret1",
-        "confirmPassword": "secret1", "gender": "male",
+        "fullName": "Chunky", "username": "chunky", "password": "secret12",
+        "confirmPassword": "secret12", "gender": "male",
     }).encode()
     assert _post_chunked(client, "/api/v1/user/register", body).status_code == 201
 

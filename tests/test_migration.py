@@ -152,3 +152,21 @@ def test_a_bcryptjs_hash_logs_in_and_a_wrong_password_does_not(app):
     wrong = client.post("/api/v1/user/login", json={"username": "legacy", "password": "U*U*"})
     assert wrong.status_code == 400
     login(app, "legacy", BCRYPTJS_VECTOR[0])
+
+
+def test_migration_links_only_messages_between_the_participants(app):
+    hashed = BCRYPTJS_VECTOR[1]
+    alice, bob, carol = (node_user(name, hashed) for name in ("alice", "bob", "carol"))
+    ours = node_message(alice, bob, "hi bob", 1)
+    theirs = node_message(carol, bob, "carol to bob", 2)
+    # alice and bob's conversation lists carol's message too.
+    node_conversation([alice, bob], [ours, theirs], 1)
+    run(app)
+    messages = {doc["_id"]: doc for doc in Message._get_collection().find()}
+    pair = Conversation.objects.get(pair_key=Conversation.key_for(alice, bob))
+    assert messages[ours]["conversationId"] == pair.id
+    # Carol's message went to carol and bob's conversation, never to alice's.
+    carols = Conversation.objects.get(pair_key=Conversation.key_for(carol, bob))
+    assert messages[theirs]["conversationId"] == carols.id
+    run(app)  # and again: nothing moves
+    assert Message._get_collection().find_one({"_id": theirs})["conversationId"] == carols.id

@@ -123,11 +123,14 @@ def test_bad_bodies_are_a_400(api, body):
     assert read(bob, alice_user["_id"], body).status_code == 400
 
 
-def test_a_non_json_body_is_a_400(api):
+def test_a_non_json_body_is_a_415(api):
+    # text/plain is what a cross-site form can send without a preflight.
     alice, alice_user = api.user()
     bob, _ = api.user()
-    response = bob.post(f"/api/v1/message/{alice_user['_id']}/read", data="messageId=1", content_type="text/plain")
-    assert response.status_code == 400
+    response = bob.post(
+        f"/api/v1/message/{alice_user['_id']}/read", data="messageId=1", content_type="text/plain"
+    )
+    assert response.status_code == 415
 
 
 @pytest.mark.parametrize("other", ["123", "z" * 24, "SELF", "UNKNOWN"])
@@ -209,7 +212,7 @@ def test_a_chunked_body_is_read_too(api):
             environ_overrides={"wsgi.input_terminated": True},
         )
 
-    assert chunked(b"messageId=x", "application/x-www-form-urlencoded").status_code == 400
+    assert chunked(b"messageId=x", "application/x-www-form-urlencoded").status_code == 415
     response = chunked(json.dumps({"messageId": first["newMessage"]["_id"]}).encode(), "application/json")
     assert response.status_code == 200
     assert response.get_json()["unreadCount"] == 1

@@ -1,6 +1,7 @@
 """The demo web client at `/`: served in development, absent in production."""
 
 import json
+import os
 import re
 
 import pytest
@@ -75,3 +76,52 @@ def test_the_vendored_socket_io_client_is_the_pinned_version():
     assert "MIT License" in header
     assert (WEB_ROOT / "vendor" / "socket.io-client.LICENSE").is_file()
 
+
+
+API_BASE_PROBE = """
+const fs = require("fs"), vm = require("vm");
+const context = { URL, URLSearchParams };
+vm.runInNewContext(fs.readFileSync(process.argv[1], "utf8"), context);
+const cases = JSON.parse(process.argv[2]);
+const bases = cases.map(([search, origin]) => context.chatappApiBase(search, origin));
+console.log(JSON.stringify(bases));
+"""
+
+
+def test_the_page_follows_api_only_to_a_loopback_backend():
+    """`?api=` must not send the login form's password to a server a link chose."""
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run this test, but node is missing", pytrace=False)
+        pytest.skip("no node (apt-get install nodejs)")
+    cases = [
+        ("?api=http://127.0.0.1:5000", "http://localhost:5173"),  # development: honoured
+        ("?api=http://localhost:5000/", "http://127.0.0.1:5173"),
+        ("?api=http://[::1]:5000", "http://localhost:5173"),
+        ("?api=https://evil.example", "http://localhost:5173"),  # elsewhere: ignored
+        ("?api=http://127.0.0.1.evil.example", "http://localhost:5173"),
+        ("?api=javascript:alert(1)", "http://localhost:5173"),
+        ("?api=not a url", "http://localhost:5173"),
+        ("?api=http://127.0.0.1:5000", "https://chat.example.com"),  # a page not on loopback
+        ("", "http://localhost:5173"),
+    ]
+    result = subprocess.run(
+        [node, "-e", API_BASE_PROBE, str(WEB_ROOT / "api-base.js"), json.dumps(cases)],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [
+        "http://127.0.0.1:5000",
+        "http://localhost:5000",
+        "http://[::1]:5000",
+        "http://localhost:5173",
+        "http://localhost:5173",
+        "http://localhost:5173",
+        "http://localhost:5173",
+        "https://chat.example.com",
+        "http://localhost:5173",
+    ]

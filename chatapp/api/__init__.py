@@ -5,7 +5,8 @@ This package holds what they share: the JSON body, the page size and the next-pa
 
 from flask import request
 
-from chatapp.errors import InvalidInput
+from chatapp import validation
+from chatapp.errors import ApiError, InvalidInput
 
 # The cursor of a list's next page; the body stays the bare array the React client expects.
 NEXT_PAGE_HEADER = "X-Next-Before"  # paging back (older messages, less recent conversations)
@@ -16,11 +17,15 @@ def json_body():
     """The request's JSON object; 400 for anything else (no body, not JSON, an array...)."""
     if not request.is_json:
         raise InvalidInput("Expected a JSON body (Content-Type: application/json)")
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # the parser gave up on deep nesting: not a server error
+        refuse_truncated_body()
+        raise InvalidInput(validation.TOO_DEEP) from None
     refuse_truncated_body()
     if not isinstance(body, dict):
         raise InvalidInput("Request body must be a JSON object")
-    return body
+    return validation.storable(body)  # 400 for lone surrogates and deep nesting
 
 
 def refuse_truncated_body():
@@ -47,3 +52,24 @@ def parse_limit(raw, *, default, maximum):
     if limit < 1:
         raise InvalidInput("limit must be a positive integer")
     return min(limit, maximum)
+
+
+STATE_CHANGING = frozenset(("POST", "PUT", "PATCH", "DELETE"))
+
+
+def refuse_non_json_bodies():
+    """415 for a state-changing request whose body is not JSON (a `before_request` hook).
+
+    A page of another site can make a browser send a form (urlencoded, multipart, text/plain)
+    without a preflight; only JSON needs one, which CORS then refuses. Requiring JSON is what
+    keeps a plain form from marking messages read (or anything else) on the user's behalf. A
+    request with no body and no Content-Type (a bare POST such as logout) is still accepted.
+    """
+    if request.method not in STATE_CHANGING or request.url_rule is None:
+        return  # unknown paths and methods get their own 404/405
+    has_body = bool(request.content_length) or "chunked" in request.headers.get(
+        "Transfer-Encoding", ""
+    ).lower()
+    if request.is_json or (not has_body and request.content_type is None):
+        return
+    raise ApiError("Content-Type must be application/json", 415)

@@ -3,7 +3,7 @@
 from flask import Blueprint, current_app, g, jsonify, request
 
 from chatapp import ratelimit, security, serializers
-from chatapp.api import json_body
+from chatapp.api import NEXT_PAGE_HEADER, json_body, parse_limit
 from chatapp.api.auth import login_required
 from chatapp.auth import TOKEN_COOKIE
 from chatapp.errors import InvalidInput
@@ -33,6 +33,7 @@ def register():
         body.get("confirmPassword"),
         body.get("gender"),
         bcrypt_rounds=current_app.config["BCRYPT_ROUNDS"],
+        password_min_length=current_app.config["PASSWORD_MIN_LENGTH"],
     )
     return jsonify({"message": "Account created successfully.", "success": True}), 201
 
@@ -86,5 +87,23 @@ def logout():
 @blueprint.get("/")
 @login_required
 def other_users():
-    """Everyone the caller can chat with."""
-    return jsonify([serializers.public_user(doc) for doc in users.list_other_users(g.user_id)])
+    """Everyone the caller can chat with; a page of them with `?limit=`, `?before=` or `?q=`.
+
+    Without those, the whole list (what the React client reads). With any of them, at most
+    `limit` users, newest account first, matching the prefix `q`; the next page's cursor is in
+    X-Next-Before, as for history.
+    """
+    args = request.args
+    if not any(name in args for name in ("limit", "before", "q")):
+        return jsonify([serializers.public_user(doc) for doc in users.list_other_users(g.user_id)])
+    config = current_app.config
+    limit = parse_limit(
+        args.get("limit"), default=config["USER_PAGE_SIZE"], maximum=config["USER_MAX_PAGE_SIZE"]
+    )
+    page, next_before = users.find_other_users(
+        g.user_id, limit=limit, before=args.get("before"), prefix=args.get("q")
+    )
+    response = jsonify([serializers.public_user(doc) for doc in page])
+    if next_before is not None:
+        response.headers[NEXT_PAGE_HEADER] = next_before
+    return response

@@ -12,7 +12,7 @@ import logging
 from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, Namespace
 
-from chatapp import auth, metrics, ratelimit
+from chatapp import auth, metrics, ratelimit, validation
 from chatapp.errors import InvalidInput, NotAuthenticated, client_error
 from chatapp.realtime import events, socket_log
 from chatapp.realtime.presence import PresenceBroadcaster, presence
@@ -71,7 +71,7 @@ def payload(args):
     """The one JSON object an event carried; InvalidInput for anything else."""
     if len(args) != 1 or not isinstance(args[0], dict):
         raise InvalidInput("Expected one JSON object as the event payload")
-    return args[0]
+    return validation.storable(args[0])  # the same 400s as HTTP bodies, as negative acks
 
 
 def current_user_id(*, still_exists=False):

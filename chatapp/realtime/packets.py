@@ -7,12 +7,37 @@ connecting socket (one string per online user) that walk was ~5% of the server's
 connection. Strings cannot hold bytes, so they are skipped without a call, and the walk stops
 at the first binary item; the answer is the same. Plugged in through python-socketio's
 documented `serializer` option (a Packet subclass).
+
+It also parses packets with `ParseSafeJSON`: a payload nested too deeply for the JSON parser
+(30,000 brackets fit in SOCKET_MAX_PAYLOAD) becomes an event nobody handles, dropped quietly,
+instead of a RecursionError and a traceback in the log per message.
 """
+
+import json
 
 from socketio.packet import Packet
 
+# An event name no client can mean (it starts with NUL) and no handler answers to.
+UNPARSABLE_EVENT = "\x00unparsable"
+
+
+class ParseSafeJSON:
+    """The json module, except that a document nested too deeply to parse reads as
+    `[UNPARSABLE_EVENT]`."""
+
+    dumps = staticmethod(json.dumps)
+
+    @staticmethod
+    def loads(text, *args, **kwargs):
+        try:
+            return json.loads(text, *args, **kwargs)
+        except RecursionError:
+            return [UNPARSABLE_EVENT]
+
 
 class ChatPacket(Packet):
+    json = ParseSafeJSON
+
     @classmethod
     def data_is_binary(cls, data):
         if isinstance(data, (bytes, bytearray)):

@@ -78,5 +78,6 @@ def refused_later(sid, reason):
 
     Called outside any request (a background task), so the socket id goes in as a field."""
     log.info(
-        "Socket refused: %s", reason, extra={"event": "socket_refused", "sid": sid, "reason": reason}
+        "Socket refused: %s", reason,
+        extra={"event": "socket_refused", "sid": sid, "reason": reason},
     )

@@ -128,7 +128,12 @@ def list_messages(user_id, other_id, *, limit, before=None, after=None):
     conversation = Conversation.objects(pair_key=key).only("id").first()
     if conversation is None:
         return [], None
-    history = Message.objects(conversation_id=conversation.id)
+    # The pair as well as the conversation: a message linked to the wrong conversation (by a bug,
+    # a bad migration or a hand edit) never shows to someone it was not between.
+    pair = [user, other]
+    history = Message.objects(
+        conversation_id=conversation.id, sender_id__in=pair, receiver_id__in=pair
+    )
     if after is not None:
         newer = history.filter(id__gt=after).order_by("id")
         oldest_first = list(newer.limit(limit + 1).as_pymongo())

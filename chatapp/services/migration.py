@@ -57,12 +57,24 @@ def migrate_node_data(report=lambda line: None):
             touched.add(keeper)
 
     # 2. Point every listed message at its conversation; drop the list once all of them do.
+    # Only messages between the two participants: a listed message of another pair stays out
+    # (step 3 gives it to its own pair's conversation), never readable by these two.
     for doc in conversations.find(
-        {PAIR_KEY: {"$exists": True}, MESSAGE_IDS: {"$exists": True}}, {MESSAGE_IDS: 1}
+        {PAIR_KEY: {"$exists": True}, MESSAGE_IDS: {"$exists": True}},
+        {MESSAGE_IDS: 1, PARTICIPANTS: 1},
     ):
         ids = list(doc.get(MESSAGE_IDS) or [])
-        counts["messages linked"] += _link(messages, ids, doc["_id"])
-        if _unlinked(messages, ids, doc["_id"]) == 0:
+        between = _between(doc.get(PARTICIPANTS))
+        if between is None:
+            counts["conversations skipped (not two participants)"] += 1
+            report(f"skipped conversation {doc['_id']}: participants {doc.get(PARTICIPANTS)}")
+            continue
+        counts["messages linked"] += _link(messages, ids, doc["_id"], between)
+        foreign = _count(messages, ids, {"$nor": [between]})
+        if foreign:
+            counts["listed messages skipped (not between the participants)"] += foreign
+            report(f"conversation {doc['_id']} lists {foreign} messages of other people")
+        if _unlinked(messages, ids, doc["_id"], between) == 0:
             conversations.update_one({"_id": doc["_id"]}, {"$unset": {MESSAGE_IDS: ""}})
             counts["message arrays dropped"] += 1
         touched.add(doc["_id"])
@@ -115,36 +127,58 @@ def _conversation_for(conversations, key, sender, receiver, since):
 def _merge(conversations, messages, duplicate, keeper, counts):
     """Move a duplicate conversation's messages to `keeper`, then delete it once none is left."""
     ids = list(duplicate.get(MESSAGE_IDS) or [])
-    moved = _link(messages, ids, keeper)
+    between = _between(duplicate.get(PARTICIPANTS))
+    moved = _link(messages, ids, keeper, between)
     moved += messages.update_many(
-        {CONVERSATION_ID: duplicate["_id"]}, {"$set": {CONVERSATION_ID: keeper}}
+        {CONVERSATION_ID: duplicate["_id"], **between}, {"$set": {CONVERSATION_ID: keeper}}
     ).modified_count
     counts["messages linked"] += moved
-    if _unlinked(messages, ids, keeper) == 0 and not messages.count_documents(
+    if _unlinked(messages, ids, keeper, between) == 0 and not messages.count_documents(
         {CONVERSATION_ID: duplicate["_id"]}, limit=1
     ):
         conversations.delete_one({"_id": duplicate["_id"]})
         counts["duplicate conversations merged"] += 1
 
 
-def _link(messages, ids, conversation_id):
+def _between(participants):
+    """A message filter: sent by one of two `participants` to the other (None unless two)."""
+    people = list(dict.fromkeys(participants or []))
+    if len(people) != 2:
+        return None
+    first, second = people
+    return {
+        "$or": [
+            {SENDER_ID: first, RECEIVER_ID: second},
+            {SENDER_ID: second, RECEIVER_ID: first},
+        ]
+    }
+
+
+def _link(messages, ids, conversation_id, between):
     linked = 0
     for start in range(0, len(ids), BATCH):
         linked += messages.update_many(
-            {"_id": {"$in": ids[start:start + BATCH]}, CONVERSATION_ID: {"$ne": conversation_id}},
+            {
+                "_id": {"$in": ids[start:start + BATCH]},
+                CONVERSATION_ID: {"$ne": conversation_id},
+                **between,
+            },
             {"$set": {CONVERSATION_ID: conversation_id}},
         ).modified_count
     return linked
 
 
-def _unlinked(messages, ids, conversation_id):
-    """How many of `ids` (those that exist) do not point at `conversation_id` yet."""
+def _count(messages, ids, condition):
+    """How many of `ids` (those that exist) also match `condition`."""
     return sum(
-        messages.count_documents(
-            {"_id": {"$in": ids[start:start + BATCH]}, CONVERSATION_ID: {"$ne": conversation_id}}
-        )
+        messages.count_documents({"_id": {"$in": ids[start:start + BATCH]}, **condition})
         for start in range(0, len(ids), BATCH)
     )
+
+
+def _unlinked(messages, ids, conversation_id, between):
+    """How many of `ids` between the pair (those that exist) do not point at `conversation_id`."""
+    return _count(messages, ids, {CONVERSATION_ID: {"$ne": conversation_id}, **between})
 
 
 def _summarise(conversations, messages, conversation_id):

@@ -5,17 +5,19 @@ import unicodedata
 from functools import lru_cache
 from urllib.parse import quote
 
+from mongoengine import Q
 from mongoengine.errors import NotUniqueError
 
 from chatapp import security
 from chatapp.clock import utc_now
 from chatapp.errors import InvalidInput
 from chatapp.models import GENDERS, User
-from chatapp.validation import string_field
+from chatapp.validation import object_id, string_field
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@+-]{3,64}$")
 FULL_NAME_MAX = 100
-PASSWORD_MIN = 6
+PASSWORD_MIN_LENGTH = 8  # for new passwords; accounts made with shorter ones still log in
+SEARCH_MAX_LENGTH = 64  # a prefix longer than any username or full name finds nothing anyway
 
 # The seed's texts, which the React client shows in toasts.
 ALL_FIELDS_REQUIRED = "All fields are required"
@@ -29,7 +31,10 @@ AVATAR_URLS = {
 }
 
 
-def register_user(full_name, username, password, confirm_password, gender, *, bcrypt_rounds):
+def register_user(
+    full_name, username, password, confirm_password, gender, *, bcrypt_rounds,
+    password_min_length=PASSWORD_MIN_LENGTH,
+):
     """Create an account; returns the new User. Raises InvalidInput on any bad field."""
     fields = {
         "fullName": full_name,
@@ -49,7 +54,7 @@ def register_user(full_name, username, password, confirm_password, gender, *, bc
         raise InvalidInput(
             "Username must be 3 to 64 characters: letters, digits and _ . @ + - only"
         )
-    _check_password_strength(password)
+    _check_password_strength(password, password_min_length)
     if password != confirm_password:
         raise InvalidInput(PASSWORDS_DIFFER)
     if gender not in GENDERS:
@@ -100,6 +105,26 @@ def list_other_users(user_id):
     return list(User.objects(id__ne=user_id).exclude("password").order_by("id").as_pymongo())
 
 
+def find_other_users(user_id, *, limit, before=None, prefix=None):
+    """A page of users other than `user_id`, newest account first; `(documents, next_before)`.
+
+    `before` (a user id) continues after a previous page; `prefix` keeps users whose username or
+    full name starts with it, ignoring case (matched literally: MongoEngine escapes it, so it is
+    never a pattern). `next_before` is the cursor of the next page, None on the last one.
+    """
+    users = User.objects(id__ne=object_id(str(user_id), "user id"))
+    if before is not None:
+        users = users.filter(id__lt=object_id(before, "before cursor"))
+    if prefix:  # an empty search box filters nothing
+        prefix = string_field(prefix, "q")
+        if len(prefix) > SEARCH_MAX_LENGTH:
+            raise InvalidInput(f"q must be at most {SEARCH_MAX_LENGTH} characters")
+        users = users.filter(Q(username__istartswith=prefix) | Q(full_name__istartswith=prefix))
+    docs = list(users.exclude("password").order_by("-id").limit(limit + 1).as_pymongo())
+    page = docs[:limit]
+    return page, (str(page[-1]["_id"]) if len(docs) > limit else None)
+
+
 def user_exists(user_id):
     """True when a user with this id exists."""
     return User.objects(id=user_id).only("id").first() is not None
@@ -114,9 +139,9 @@ def _clean_full_name(full_name):
     return full_name
 
 
-def _check_password_strength(password):
-    if len(password) < PASSWORD_MIN:
-        raise InvalidInput(f"Password must be at least {PASSWORD_MIN} characters")
+def _check_password_strength(password, min_length):
+    if len(password) < min_length:
+        raise InvalidInput(f"Password must be at least {min_length} characters")
     if len(password.encode()) > security.BCRYPT_MAX_BYTES:
         raise InvalidInput(
             f"Password must be at most {security.BCRYPT_MAX_BYTES} bytes "

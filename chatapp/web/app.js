@@ -5,8 +5,7 @@
 "use strict";
 
 (function () {
-  const params = new URLSearchParams(location.search);
-  const API = (params.get("api") || location.origin).replace(/\/+$/, "");
+  const API = window.chatappApiBase(location.search, location.origin); // api-base.js
   const STORED_USER = "chatapp.authUser"; // the login response, as the React client keeps it
 
   const state = {
