@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 PORT ?= 5000
 
-.PHONY: run serve serve-gevent test fuzz test-browser test-integration bench bench-quick bench-profile install clean vendor-js
+.PHONY: ferretdb run serve serve-gevent test fuzz test-browser test-integration bench bench-quick bench-profile install clean vendor-js
 
 install: $(VENV)/.installed
 
@@ -59,6 +59,10 @@ bench-quick: install
 
 bench-profile: install
 	$(PY) -m bench --profile $(BENCH_ARGS)
+
+## FerretDB v1.24.2 (deploy/ferretdb/go.mod), built once per machine into ~/.cache/chatapp; needs Go.
+ferretdb:
+	bash scripts/ferretdb-build.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -14,6 +14,7 @@ def migrate_node_data_command():
         "duplicate conversations merged",
         "messages linked",
         "unlisted messages linked",
+        "messages given a seq",
         "message arrays dropped",
         "summaries updated",
         "conversations skipped (not two participants)",

@@ -52,6 +52,12 @@ class PayloadTooLarge(ApiError):
     status = 413
 
 
+class Unavailable(ApiError):
+    """The database (or another service the request needs) cannot answer now: retry later."""
+
+    status = 503
+
+
 class TooManyRequests(ApiError):
     """Over a rate limit; `retry_after` (whole seconds) goes out as the Retry-After header."""
 
@@ -70,6 +76,9 @@ HTTP_MESSAGES = {
     413: "Request body is too large.",
     415: "Unsupported media type.",
 }
+
+
+DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly."
 
 
 def client_error(error):
@@ -95,9 +104,10 @@ def client_error(error):
     if isinstance(error, DoesNotExist):
         return 404, "Not found.", []
     if isinstance(error, ConnectionFailure):
-        # The request was fine; the database did not answer in MONGO_TIMEOUT_MS. Worth a retry.
+        # The request was fine; the database did not answer in MONGO_TIMEOUT_MS (or the
+        # connection dropped). Worth a retry: pymongo reconnects by itself once it is back.
         log.warning("Database unreachable: %s", error)
-        return 503, "The database is unavailable; try again shortly.", [("Retry-After", "5")]
+        return 503, DATABASE_UNAVAILABLE, [("Retry-After", "5")]
     log.error("Unhandled error", exc_info=error)
     return 500, "Internal server error.", []
 

@@ -10,7 +10,7 @@ import ipaddress
 import time
 from contextlib import contextmanager
 
-from flask import Response, abort, g, has_app_context, request
+from flask import Blueprint, Response, abort, g, has_app_context, request
 from prometheus_client import (
     CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest,
 )
@@ -201,7 +201,11 @@ def init_app(app):
     networks = allowed_networks(setting)
     _watch_sockets()
 
-    @app.get("/metrics")
+    # A blueprint of its own, which needs no database (chatapp.db.NO_DATABASE_BLUEPRINTS): the
+    # metrics matter most while the database is down.
+    blueprint = Blueprint("metrics", __name__)
+
+    @blueprint.get("/metrics")
     def metrics():
         """Prometheus's text format, to a scraper in METRICS_ALLOWED_NETWORKS; else a 404."""
         # The address Werkzeug gives: the direct peer, or the client ProxyFix found behind
@@ -210,9 +214,13 @@ def init_app(app):
             abort(404)  # as if there were nothing here
         return Response(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
 
-    @app.before_request
+    app.register_blueprint(blueprint)
+
     def start_timer():
         mark_start()
+
+    # First of all hooks, so that a request another hook refuses (a 503) is timed too.
+    app.before_request_funcs.setdefault(None, []).insert(0, start_timer)
 
     @app.after_request
     def count_request(response):

@@ -10,6 +10,7 @@ from mongoengine import (
     DateTimeField,
     DictField,
     Document,
+    IntField,
     ListField,
     ObjectIdField,
     StringField,
@@ -78,16 +79,22 @@ class Conversation(Document):
         """The `lastMessage` summary of a stored message (a raw document): its text cut at 200."""
         return {
             "_id": message["_id"],
+            "seq": message.get(Message.seq.db_field),
             "senderId": message.get(Message.sender_id.db_field),
             "message": (message.get(Message.message.db_field) or "")[:SUMMARY_LENGTH],
             "createdAt": message.get(Message.created_at.db_field),
         }
 
     @staticmethod
-    def older_than(message_id):
-        """A raw filter: conversations whose `lastMessage` is older than `message_id`, or absent."""
-        last_id = f"{Conversation.last_message.db_field}._id"
-        return {"$or": [{last_id: {"$lt": message_id}}, {last_id: {"$exists": False}}]}
+    def older_than(seq):
+        """A raw filter: conversations whose `lastMessage` comes before seq `seq`, or has none.
+
+        By seq, the order messages were stored in: by id, a message stored late with a smaller
+        id would never become the summary. A summary without a seq (stored before seqs existed)
+        is older than any message that has one.
+        """
+        last_seq = f"{Conversation.last_message.db_field}.seq"
+        return {"$or": [{last_seq: {"$lt": seq}}, {last_seq: {"$exists": False}}]}
 
 
 class Message(Document):
@@ -95,7 +102,12 @@ class Message(Document):
     sender_id = ObjectIdField(db_field="senderId", required=True)
     receiver_id = ObjectIdField(db_field="receiverId", required=True)
     message = StringField(required=True)
-    # Set by a client that retries sends; unique per sender so a retry never duplicates.
+    # The message's place in its conversation, assigned by the insert itself (see
+    # services/messages.py): a message is stored only after every smaller seq, so "everything
+    # after seq n" never misses one. Messages written by the Node backend have none until
+    # `migrate-node-data` gives them seqs of 0 and below, before every message of this backend.
+    seq = IntField()
+    # Set by a client that retries sends; MessageKey makes it unique per sender.
     client_message_id = StringField(db_field="clientMessageId")
     created_at = DateTimeField(db_field="createdAt", default=utc_now)
     updated_at = DateTimeField(db_field="updatedAt", default=utc_now)
@@ -104,12 +116,32 @@ class Message(Document):
         "collection": "messages",
         "strict": False,
         "indexes": [
-            # History pages: a conversation's messages by _id, which grows with creation time.
+            # The order of a conversation, and what makes two sends that read the same last seq
+            # collide instead of sharing it. Sparse (on MongoDB) so that messages the Node backend
+            # wrote, which have neither field until migrated, do not collide on (null, null).
+            {"fields": ["conversation_id", "seq"], "unique": True, "sparse": True},
+            # Read receipts count a conversation's messages after a marker by _id.
             {"fields": ["conversation_id", "-id"]},
-            {
-                "fields": ["sender_id", "client_message_id"],
-                "unique": True,
-                "partialFilterExpression": {"clientMessageId": {"$type": "string"}},
-            },
         ],
     }
+
+
+class MessageKey(Document):
+    """One per (sender, clientMessageId): the message that key stored.
+
+    A key in its own collection, `_id` = "<sender id>:<key>", rather than a unique index on the
+    messages: MongoDB would need a partial index there (most messages have no key, and missing
+    counts as null), which FerretDB cannot create; an `_id` is unique on every server. It is
+    written before the message, with the message's id chosen up front, so a retry finds it
+    even while the first attempt is still storing the message.
+    """
+
+    id = StringField(primary_key=True)
+    message_id = ObjectIdField(db_field="messageId", required=True)
+    receiver_id = ObjectIdField(db_field="receiverId", required=True)
+    # sha256 of the text: a key reused for a different message is refused without keeping the
+    # text twice.
+    digest = StringField(required=True)
+    created_at = DateTimeField(db_field="createdAt", default=utc_now)
+
+    meta = {"collection": "message_keys", "strict": False}

@@ -3,6 +3,7 @@
 Helpers that are not fixtures live in tests/helpers/ (chat.py for the in-process tests).
 """
 
+import mongoengine
 import pytest
 
 from chatapp import caches, db
@@ -12,6 +13,13 @@ from config import TestConfig
 from tests.helpers.chat import Api
 # Also importable from here for tests written before tests/helpers/chat.py (new ones import that).
 from tests.helpers.chat import PASSWORD, _counter, history, received, send, sent  # noqa: F401
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_the_last_connection():
+    """A real database's client is closed at the end (each new app closes the one before)."""
+    yield
+    mongoengine.disconnect()
 
 
 @pytest.fixture

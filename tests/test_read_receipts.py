@@ -229,17 +229,18 @@ def test_an_older_send_recorded_after_a_newer_one_counts_but_keeps_the_newer_sum
     bob, bob_user = api.user()
     sender, receiver = ObjectId(alice_user["_id"]), ObjectId(bob_user["_id"])
     conversation_id = get_or_create_conversation(sender, receiver)
-    older, newer = sorted(ObjectId() for _ in range(2))
+    # Newer by seq, the order they were stored in, even with the smaller id.
+    newer, older = sorted(ObjectId() for _ in range(2))
 
-    def message(mid, text):  # the stored document, as send_message passes it
+    def message(mid, text, seq):  # the stored document, as send_message passes it
         return Message(id=mid, conversation_id=conversation_id, sender_id=sender,
-                       receiver_id=receiver, message=text,
+                       receiver_id=receiver, message=text, seq=seq,
                        created_at=datetime(2026, 1, 1)).to_mongo().to_dict()
 
-    _record_sent(conversation_id, receiver, message(newer, "newer"))
-    _record_sent(conversation_id, receiver, message(older, "older"))  # lost the race
+    _record_sent(conversation_id, receiver, message(newer, "newer", 2))
+    _record_sent(conversation_id, receiver, message(older, "older", 1))  # lost the race
     doc = Conversation.objects(id=conversation_id).as_pymongo().first()
     assert doc["unreadCounts"] == {str(receiver): 2}
     assert doc["lastMessage"]["_id"] == newer and doc["lastMessage"]["message"] == "newer"
-    _record_sent(ObjectId(), receiver, message(ObjectId(), "nowhere"))  # no such conversation
+    _record_sent(ObjectId(), receiver, message(ObjectId(), "nowhere", 3))  # no such conversation
     assert Conversation.objects.count() == 1

@@ -4,16 +4,12 @@ Skipped on the embedded database, which has no query planner. Uses the command c
 explain helpers of test_real_mongo_indexes.
 """
 
-import os
 import time
 
-import pytest
-
 from tests.helpers.mongo_plans import CAPTURE, explain, stages
+from tests.helpers.real_db import EXPLAIN_REASON, mongodb_only
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("TEST_MONGO_URI"), reason="needs a real MongoDB in TEST_MONGO_URI"
-)
+pytestmark = mongodb_only(EXPLAIN_REASON)
 
 
 def test_conversation_list_pages_are_index_scans_without_a_sort(api):

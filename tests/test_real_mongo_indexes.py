@@ -5,15 +5,10 @@ real server can show is proven here: every `find` the history call sends is answ
 examines at most a page of documents, however long the conversation.
 """
 
-import os
-
-import pytest
-
 from tests.helpers.mongo_plans import CAPTURE, explain, stages
+from tests.helpers.real_db import EXPLAIN_REASON, mongodb_only
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("TEST_MONGO_URI"), reason="needs a real MongoDB in TEST_MONGO_URI"
-)
+pytestmark = mongodb_only(EXPLAIN_REASON)
 
 
 def test_history_pages_are_index_scans_of_one_page(api):

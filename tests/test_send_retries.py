@@ -1,6 +1,9 @@
 """Idempotent send: a retried send with the same clientMessageId returns the first message."""
 
+import threading
+
 import pytest
+from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from chatapp.models import Conversation, Message
@@ -89,21 +92,65 @@ def test_a_64_character_uuid_like_key_is_fine(api):
     assert send(alice, bob_user["_id"], {"message": "hi", "clientMessageId": "a" * 64}).status_code == 201
 
 
-def test_the_database_index_enforces_it(app):
-    """Not a check-then-insert: the unique partial index itself refuses a duplicate key."""
-    collection = Message._get_collection()
-    index = next(
-        spec for spec in collection.index_information().values()
-        if [k for k, _ in spec["key"]] == ["senderId", "clientMessageId"]
-    )
-    assert index["unique"] is True
-    assert index["partialFilterExpression"] == {"clientMessageId": {"$type": "string"}}
-    doc = {"senderId": 1, "receiverId": 2, "message": "m"}
-    collection.insert_one(dict(doc))
-    collection.insert_one(dict(doc))  # messages without a key never collide
-    collection.insert_one(dict(doc, clientMessageId="k"))
+def test_a_key_is_a_document_of_its_own_that_the_database_keeps_unique(app):
+    """Not a check-then-insert on the messages: the key's `_id` itself refuses a second claim."""
+    from chatapp.models import MessageKey
+
+    keys = MessageKey._get_collection()
+    doc = {"_id": "sender:k", "messageId": ObjectId(), "receiverId": ObjectId(), "digest": "d"}
+    keys.insert_one(dict(doc))
     with pytest.raises(DuplicateKeyError):
-        collection.insert_one(dict(doc, clientMessageId="k"))
+        keys.insert_one(dict(doc, messageId=ObjectId()))
+
+
+def test_a_retry_stores_the_message_an_interrupted_first_attempt_claimed(api, connect):
+    """The first attempt claimed the key and died before storing: the retry stores it, once."""
+    from chatapp.services import messages
+
+    alice, alice_user = api.user()
+    bob, bob_user = api.user()
+    bob_tab = connect(bob)
+    bob_tab.get_received()
+    sender, receiver = ObjectId(alice_user["_id"]), ObjectId(bob_user["_id"])
+    claimed = ObjectId()
+    messages._claim_key(sender, receiver, "lost?", "i-1", claimed)  # ...and then nothing
+
+    retry = send(alice, bob_user["_id"], {"message": "lost?", "clientMessageId": "i-1"})
+    assert retry.status_code == 201
+    assert retry.get_json()["newMessage"]["_id"] == str(claimed)
+    assert received(bob_tab, "newMessage") == [retry.get_json()["newMessage"]]
+    again = send(alice, bob_user["_id"], {"message": "lost?", "clientMessageId": "i-1"})
+    assert again.status_code == 200 and again.get_json() == retry.get_json()
+    other = send(alice, bob_user["_id"], {"message": "not that", "clientMessageId": "i-1"})
+    assert other.status_code == 409
+    assert Message.objects.count() == 1
+
+
+def test_concurrent_attempts_with_one_key_store_one_message(app, api):
+    from chatapp.services import messages
+
+    _, alice = api.user()
+    _, bob = api.user()
+    barrier = threading.Barrier(4)
+    results = []
+
+    def attempt():
+        barrier.wait(5)
+        with app.app_context():
+            results.append(
+                messages.send_message(alice["_id"], bob["_id"], "once", max_length=100,
+                                      client_message_id="race")
+            )
+
+    threads = [threading.Thread(target=attempt) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(results) == 4
+    assert sorted(created for _, created in results) == [False, False, False, True]
+    assert len({wire["_id"] for wire, _ in results}) == 1
+    assert Message.objects.count() == 1
 
 
 def test_a_send_that_fails_after_storing_is_undone_so_the_retry_delivers(api, connect, monkeypatch):

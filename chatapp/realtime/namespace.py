@@ -12,7 +12,7 @@ import logging
 from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, Namespace
 
-from chatapp import auth, metrics, ratelimit, validation
+from chatapp import auth, db, metrics, ratelimit, validation
 from chatapp.errors import InvalidInput, NotAuthenticated, client_error
 from chatapp.realtime import events, socket_log
 from chatapp.realtime.presence import PresenceBroadcaster, presence
@@ -131,6 +131,7 @@ class ChatNamespace(Namespace):
     def on_sendMessage(self, *args):
         """`sendMessage {receiverId, message, clientMessageId?}`: as the HTTP send, acknowledged."""
         metrics.mark_start()  # send-to-delivery latency starts with the event
+        db.ensure_ready()  # as every HTTP call: nothing is written before the unique indexes exist
         user_id = current_user_id(still_exists=True)
         ratelimit.check("SEND_RATE_LIMIT", user_id, "messages")  # the same budget as HTTP sends
         data = payload(args)
@@ -161,6 +162,7 @@ class ChatNamespace(Namespace):
 
     def on_markRead(self, *args):
         """`markRead {otherUserId, messageId?}`: as `POST /api/v1/message/<otherUserId>/read`."""
+        db.ensure_ready()
         data = payload(args)
         receipt = conversations.mark_read(
             current_user_id(still_exists=True), data.get("otherUserId"), data.get("messageId")

@@ -108,17 +108,21 @@ def mark_read(reader_id, other_id, message_id=None):
     elif not Message.objects(id=target, conversation_id=conversation_id).only("id").first():
         raise NotFoundError("Message not found")
 
+    # The whole (small) document comes back, no `.only()`: FerretDB's findAndModify has no
+    # projection.
     previous = (
         Conversation.objects(id=conversation_id)
-        .only(f"read_markers.{reader}")
         .modify(**{f"max__read_markers__{reader}": target})
     )
     previous_marker = (previous.read_markers or {}).get(str(reader)) if previous else None
     marker = max(previous_marker, target) if previous_marker is not None else target
-    # Recounted, not zeroed: reading up to an older message leaves the later ones unread.
-    unread = Message.objects(
-        conversation_id=conversation_id, sender_id=other, id__gt=marker
-    ).count()
+    # Recounted, not zeroed: reading up to an older message leaves the later ones unread. "Later"
+    # by seq, the order messages were stored in (by id only for a marker stored before seqs).
+    marker_seq = (
+        Message.objects(id=marker, conversation_id=conversation_id).only("seq").first() or Message()
+    ).seq
+    later = {"seq__gt": marker_seq} if marker_seq is not None else {"id__gt": marker}
+    unread = Message.objects(conversation_id=conversation_id, sender_id=other, **later).count()
     Conversation.objects(id=conversation_id).update_one(**{f"set__unread_counts__{reader}": unread})
     receipt = _receipt(conversation_id, reader, marker, unread=unread)
     if previous_marker is None or marker > previous_marker:

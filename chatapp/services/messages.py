@@ -1,11 +1,14 @@
 """Direct messages: sending, and reading history a page at a time."""
 
+import hashlib
+
+from bson import ObjectId
 from mongoengine.errors import NotUniqueError
 
 from chatapp import metrics, serializers, validation
 from chatapp.clock import utc_now
-from chatapp.errors import Conflict, InvalidInput, NotFoundError, PayloadTooLarge
-from chatapp.models import Conversation, Message
+from chatapp.errors import Conflict, InvalidInput, NotFoundError, PayloadTooLarge, Unavailable
+from chatapp.models import Conversation, Message, MessageKey
 from chatapp.realtime import events
 from chatapp.services.users import user_exists
 from chatapp.validation import object_id, string_field
@@ -19,7 +22,7 @@ def send_message(
     Returns `(message, created)`: the message in wire format, and False when `client_message_id`
     names a message this sender already stored (a retry): that first message is returned as it
     was and nothing is written or emitted again, so a retry never shows twice on any screen.
-    The unique index on (senderId, clientMessageId) decides which of two racing attempts wins.
+    The key's own document (MessageKey) decides which of two racing attempts wins.
     Nothing is written unless every check passed, and events go out only after the writes
     returned: `newMessage` to the receiver's tabs, `messageSent` to the sender's tabs except the
     socket `origin_sid` the message came from (None for an HTTP send: all of them).
@@ -39,20 +42,30 @@ def send_message(
 
     conversation_id = get_or_create_conversation(sender, receiver)
     now = utc_now()  # one moment for both: a new message was never updated
-    try:
-        message = Message(
-            conversation_id=conversation_id,
-            sender_id=sender,
-            receiver_id=receiver,
-            message=text,
-            client_message_id=client_message_id,
-            created_at=now,
-            updated_at=now,
-        ).save(force_insert=True)
-    except NotUniqueError:
-        if client_message_id is None:
-            raise
-        return _first_attempt(sender, receiver, text, client_message_id), False
+    message = Message(
+        # Chosen here, so that an idempotency key can name the message before it is stored.
+        id=ObjectId(),
+        conversation_id=conversation_id,
+        sender_id=sender,
+        receiver_id=receiver,
+        message=text,
+        client_message_id=client_message_id,
+        created_at=now,
+        updated_at=now,
+    )
+    if client_message_id is not None:
+        key = _claim_key(sender, receiver, text, client_message_id, message.id)
+        if key.message_id != message.id:
+            first = Message.objects(id=key.message_id).first()
+            if first is not None:
+                return serializers.message(first.to_mongo()), False
+            # The attempt that claimed the key has not stored its message: it is still storing
+            # it, or it failed. Store it under the id the key names: whichever insert lands
+            # first is the message, and the other finds it in _store_in_order.
+            message.id = key.message_id
+    stored = _store_in_order(message)
+    if stored is not message:
+        return serializers.message(stored.to_mongo()), False
     document = message.to_mongo()
     wire = serializers.message(document)
     try:
@@ -71,18 +84,68 @@ def send_message(
     return wire, True
 
 
-def _first_attempt(sender, receiver, text, client_message_id):
-    """The message an earlier attempt with this idempotency key stored, in wire format.
+# Attempts at a free seq before a send gives up (each failed one means another send in the same
+# conversation was stored meanwhile, so this bounds a burst, not a wait).
+SEQ_ATTEMPTS = 50
+# Seqs stay within these (the migration counts down from 0 for the Node backend's messages).
+MIN_SEQ = -(2**62)
+MAX_SEQ = 2**62
+
+
+def _store_in_order(message):
+    """Insert `message` as the next message of its conversation; return what is stored.
+
+    The insert itself allocates the message's `seq`: read the conversation's last seq, insert
+    with the next one, and let the unique (conversationId, seq) index refuse it when another send
+    took that seq first; then read again and retry. So a message is stored only after every
+    message with a smaller seq, and "everything after seq n" is exact on any server, MongoDB or
+    FerretDB, with no counter, lock or transaction. Returns `message`, or (when an attempt with
+    the same idempotency key stored a message under this id first) that message.
+    """
+    for _ in range(SEQ_ATTEMPTS):
+        message.seq = next_seq(message.conversation_id)
+        try:
+            return message.save(force_insert=True)
+        except NotUniqueError:
+            existing = Message.objects(id=message.id).first()
+            if existing is not None:
+                return existing
+            # Another send in this conversation was stored with this seq: try the next one.
+    raise Unavailable("The conversation is busy, please retry")
+
+
+def next_seq(conversation_id):
+    """The seq after the conversation's last one (1 for a conversation with none)."""
+    last = (
+        Message.objects(conversation_id=conversation_id, seq__gte=MIN_SEQ)
+        .order_by("-seq")
+        .only("seq")
+        .first()
+    )
+    return max(last.seq, 0) + 1 if last is not None else 1
+
+
+def _claim_key(sender, receiver, text, client_message_id, message_id):
+    """Claim (sender, client_message_id) for `message_id`; return the MessageKey that wins.
 
     A key reused for a different message is the client's bug, answered with 409 rather than
     with a message that is not the one it just asked to send.
     """
-    first = Message.objects(sender_id=sender, client_message_id=client_message_id).first()
-    if first is None:  # the unique index said it exists; it was deleted since
+    key = MessageKey(
+        id=f"{sender}:{client_message_id}",
+        message_id=message_id,
+        receiver_id=receiver,
+        digest=hashlib.sha256(text.encode()).hexdigest(),
+    )
+    try:
+        return key.save(force_insert=True)
+    except NotUniqueError:
+        first = MessageKey.objects(id=key.id).first()
+    if first is None:  # keys are never deleted; only an operator could have
         raise Conflict("clientMessageId was already used")
-    if first.receiver_id != receiver or first.message != text:
+    if first.receiver_id != receiver or first.digest != key.digest:
         raise Conflict("clientMessageId was already used for a different message")
-    return serializers.message(first.to_mongo())
+    return first
 
 
 def get_or_create_conversation(user_a, user_b):
@@ -135,25 +198,77 @@ def list_messages(user_id, other_id, *, limit, before=None, after=None):
         conversation_id=conversation.id, sender_id__in=pair, receiver_id__in=pair
     )
     if after is not None:
-        newer = history.filter(id__gt=after).order_by("id")
-        oldest_first = list(newer.limit(limit + 1).as_pymongo())
-        page = oldest_first[:limit]
-        next_after = str(page[-1]["_id"]) if len(oldest_first) > limit else None
+        seq, message_id = _position(history, after, newer=True)
+        found = _newer(history, seq, message_id, limit + 1)
+        page = found[:limit]
+        next_after = str(page[-1]["_id"]) if len(found) > limit else None
         return [serializers.message(doc) for doc in page], next_after
-    if before is not None:
-        history = history.filter(id__lt=before)
-    newest_first = list(history.order_by("-id").limit(limit + 1).as_pymongo())
-    page = newest_first[:limit]
-    next_before = str(page[-1]["_id"]) if len(newest_first) > limit else None
+    seq, message_id = (
+        _position(history, before, newer=False) if before is not None else (MAX_SEQ, None)
+    )
+    found = _older(history, seq, message_id, limit + 1)
+    page = found[:limit]
+    next_before = str(page[-1]["_id"]) if len(found) > limit else None
     page.reverse()
     return [serializers.message(doc) for doc in page], next_before
+
+
+# A position in a conversation is `(seq, _id)`. Messages without a seq (stored before seqs
+# existed, and not yet given one by `migrate-node-data`) have seq None and come before every
+# message that has one, in `_id` order.
+
+
+def _position(history, cursor, *, newer):
+    """The position of message `cursor` in the conversation `history`.
+
+    A cursor that is not one of its messages (from another conversation, or deleted since) is
+    placed by its id, as cursors were before seqs: after the newest message with a smaller id
+    (`newer`), or before the oldest one with a larger id.
+    """
+    doc = history.filter(id=cursor).only("seq").as_pymongo().first()
+    if doc is None:
+        nearest = history.filter(**{"id__lt" if newer else "id__gt": cursor})
+        doc = nearest.order_by("-id" if newer else "id").only("seq").as_pymongo().first()
+        if doc is None:  # nothing on that side: the very start, or the very end
+            return (None, ObjectId(b"\0" * 12)) if newer else (MAX_SEQ, None)
+    return doc.get(Message.seq.db_field), doc["_id"]
+
+
+def _newer(history, seq, message_id, n):
+    """At most `n` raw messages after position (seq, message_id), oldest first."""
+    found = []
+    if seq is None:
+        ids = {"id__gt": message_id}
+        first = history.filter(seq__gte=MIN_SEQ).order_by("seq").only("id").first()
+        if first is not None:
+            ids["id__lt"] = first.id  # older than every message that has a seq
+        found = list(history.filter(seq=None, **ids).order_by("id").limit(n).as_pymongo())
+        seq = MIN_SEQ - 1
+    if len(found) < n:
+        found += history.filter(seq__gt=seq).order_by("seq").limit(n - len(found)).as_pymongo()
+    return found
+
+
+def _older(history, seq, message_id, n):
+    """At most `n` raw messages before position (seq, message_id), newest first."""
+    found = []
+    if seq is not None:
+        found = list(
+            history.filter(seq__lt=seq, seq__gte=MIN_SEQ).order_by("-seq").limit(n).as_pymongo()
+        )
+        if found:
+            message_id = found[-1]["_id"]
+    if len(found) < n:
+        ids = {"id__lt": message_id} if message_id is not None else {}
+        found += history.filter(seq=None, **ids).order_by("-id").limit(n - len(found)).as_pymongo()
+    return found
 
 
 def _record_sent(conversation_id, receiver, message):
     """One more unread message for `receiver`, and the conversation's summary on its newest message.
 
     `message` is the stored message document. One update in the common case: the `$inc` plus
-    the summary, conditional on ids so that when two sends race the older one cannot overwrite
+    the summary, conditional on seqs so that when two sends race the older one cannot overwrite
     the newer's summary. When that condition fails (a newer message is already recorded) a
     second update applies the `$inc` alone: the count always grows by exactly one, atomically,
     whatever the order of concurrent sends.
@@ -164,6 +279,6 @@ def _record_sent(conversation_id, receiver, message):
         Conversation.updated_at.db_field: message[Message.created_at.db_field],
     }
     conversation = Conversation.objects(id=conversation_id)
-    newest = conversation.filter(__raw__=Conversation.older_than(message["_id"]))
+    newest = conversation.filter(__raw__=Conversation.older_than(message[Message.seq.db_field]))
     if not newest.update_one(__raw__={**count, "$set": summary}):
         conversation.update_one(__raw__=count)

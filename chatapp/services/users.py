@@ -5,7 +5,6 @@ import unicodedata
 from functools import lru_cache
 from urllib.parse import quote
 
-from mongoengine import Q
 from mongoengine.errors import NotUniqueError
 
 from chatapp import security
@@ -109,8 +108,8 @@ def find_other_users(user_id, *, limit, before=None, prefix=None):
     """A page of users other than `user_id`, newest account first; `(documents, next_before)`.
 
     `before` (a user id) continues after a previous page; `prefix` keeps users whose username or
-    full name starts with it, ignoring case (matched literally: MongoEngine escapes it, so it is
-    never a pattern). `next_before` is the cursor of the next page, None on the last one.
+    full name starts with it, ignoring case (matched literally: escaped, so it is never a
+    pattern). `next_before` is the cursor of the next page, None on the last one.
     """
     users = User.objects(id__ne=object_id(str(user_id), "user id"))
     if before is not None:
@@ -119,7 +118,13 @@ def find_other_users(user_id, *, limit, before=None, prefix=None):
         prefix = string_field(prefix, "q")
         if len(prefix) > SEARCH_MAX_LENGTH:
             raise InvalidInput(f"q must be at most {SEARCH_MAX_LENGTH} characters")
-        users = users.filter(Q(username__istartswith=prefix) | Q(full_name__istartswith=prefix))
+        # `$regex` with "i" alone, not MongoEngine's istartswith: that sends a Python pattern
+        # whose implicit re.UNICODE becomes the option "u", which FerretDB refuses. Escaped, so
+        # the prefix is never a pattern.
+        starts = {"$regex": "^" + re.escape(prefix), "$options": "i"}
+        users = users.filter(
+            __raw__={"$or": [{User.username.db_field: starts}, {User.full_name.db_field: starts}]}
+        )
     docs = list(users.exclude("password").order_by("-id").limit(limit + 1).as_pymongo())
     page = docs[:limit]
     return page, (str(page[-1]["_id"]) if len(docs) > limit else None)
