@@ -3,6 +3,8 @@ users do, including the bcrypt queue that only a green event loop has, and LOG_F
 carry the request ids the responses name."""
 
 import json
+import os
+import uuid
 
 import pytest
 import requests
@@ -40,8 +42,9 @@ def test_the_real_server_counts_and_logs(tmp_path, worker):
     log_path = tmp_path / "server.log"
     with LiveServer(worker, env={"LOG_FORMAT": "json"}, log_path=log_path) as server:
         before = scrape(server.url)
-        alice, _, login_id = user(server.url, "alice")
-        _, bob_id, _ = user(server.url, "bob")
+        # Unique names: a TEST_MONGO_URI database outlives the server.
+        alice, _, login_id = user(server.url, f"alice{uuid.uuid4().hex[:8]}")
+        _, bob_id, _ = user(server.url, f"bob{uuid.uuid4().hex[:8]}")
         send = alice.post(f"{server.url}/api/v1/message/send/{bob_id}", json={"message": "hi"},
                           timeout=10)
         assert send.status_code == 201
@@ -59,6 +62,10 @@ def test_the_real_server_counts_and_logs(tmp_path, worker):
     assert grew("chatapp_http_requests_total",
                 route="/api/v1/user/login", method="POST", status="200") == 2
     assert after[("process_open_fds", ())] > 0
+    if os.environ.get("TEST_MONGO_URI"):  # a real database: its commands are timed (CI's 2nd run)
+        # Two users and a message, at least; and each lookup a find.
+        assert grew("chatapp_db_command_duration_seconds_count", command="insert") >= 3
+        assert grew("chatapp_db_command_duration_seconds_count", command="find") >= 1
 
     # Every log line is JSON, gunicorn's own too (gunicorn.conf.py); only Python's warnings
     # printed at import (eventlet's deprecation notice) are not log lines.
