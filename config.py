@@ -70,7 +70,8 @@ class Config:
     # Rate limits in the `limits` notation ("10 per minute"); an empty value disables one.
     LOGIN_FAILURE_LIMIT = os.environ.get("LOGIN_FAILURE_LIMIT", "10 per minute")
     REGISTER_LIMIT = os.environ.get("REGISTER_LIMIT", "")
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Empty: REDIS_URL when that is set (counters shared by every worker), else memory://.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "").strip()
     # Messages a user may send, over HTTP and Socket.IO together; beyond it a send is refused
     # (429 / negative ack), never dropped silently.
     SEND_RATE_LIMIT = os.environ.get("SEND_RATE_LIMIT", "20 per second")
@@ -100,6 +101,18 @@ class Config:
     # (after ProxyFix); everyone else gets a 404.
     METRICS_ALLOWED_NETWORKS = _env_list("METRICS_ALLOWED_NETWORKS", ("127.0.0.0/8", "::1"))
 
+    # Several workers (docs/scaling.md). Empty REDIS_URL: one process, nothing else to run. Set
+    # (redis://host:6379/0): emits, presence and rate limits are shared through that Redis.
+    REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+    # How long one Redis command may take before it counts as failed, milliseconds.
+    REDIS_TIMEOUT_MS = _env_int("REDIS_TIMEOUT_MS", 1000)
+    # A worker refreshes its presence in Redis this often; one that stops (SIGKILL) has its users
+    # counted offline within 4x this (its key lives 3x, then the next heartbeat cleans up).
+    PRESENCE_HEARTBEAT_SECONDS = float(os.environ.get("PRESENCE_HEARTBEAT_SECONDS", "3") or 3)
+    # How many proxies (nginx: 1) stand in front of the app and set X-Forwarded-For/-Proto/-Host.
+    # 0: those headers are ignored (a client could send any address it likes).
+    TRUSTED_PROXY_HOPS = _env_int("TRUSTED_PROXY_HOPS", 0)
+
 class ProductionConfig(Config):
     ENV_NAME = "production"
     # No development origins by default: only the server's own origin (a client served beside it).
@@ -119,6 +132,9 @@ class TestConfig(Config):
     REGISTER_LIMIT = ""
     ASYNC_MODE = "threading"
     PRESENCE_BROADCAST_WINDOW_MS = 0
+    # The suite runs a second time on a real Redis when TEST_REDIS_URL is set (CI does).
+    REDIS_URL = os.environ.get("TEST_REDIS_URL", "").strip()
+    RATELIMIT_STORAGE_URI = ""
 
 
 def config_from_env():
@@ -227,6 +243,12 @@ def check_config(settings):
         warnings.append(
             "JWT_SECRET_KEY is not set: generated a random one for this process "
             "(logins will not survive a restart). Set JWT_SECRET_KEY in production."
+        )
+    if settings["TRUSTED_PROXY_HOPS"] < 0:
+        raise RuntimeError("TRUSTED_PROXY_HOPS must be 0 or more (0: no proxy is trusted)")
+    if settings["REDIS_URL"] and not settings["REDIS_URL"].startswith(("redis://", "rediss://")):
+        raise RuntimeError(
+            f"REDIS_URL must start with redis:// or rediss://, got {settings['REDIS_URL']!r}"
         )
     if settings["ASYNC_MODE"] not in ("eventlet", "gevent", "threading"):
         raise RuntimeError(

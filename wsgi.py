@@ -6,11 +6,28 @@ gevent workers do that themselves), then serves HTTP and WebSocket on HOST:PORT.
 
 import os
 import socket
+import sys
 
 from dotenv import load_dotenv
 
 # Settings from a .env file (see .env.example); the real environment wins.
 load_dotenv()
+
+
+def patched_by():
+    """"eventlet" or "gevent" when that library has patched the standard library, else None."""
+    if "eventlet" in sys.modules:
+        from eventlet.patcher import is_monkey_patched
+
+        if is_monkey_patched("socket"):
+            return "eventlet"
+    if "gevent" in sys.modules:
+        from gevent.monkey import is_module_patched
+
+        if is_module_patched("socket"):
+            return "gevent"
+    return None
+
 
 if __name__ == "__main__":
     _mode = os.environ.get("ASYNC_MODE", "eventlet")
@@ -22,6 +39,11 @@ if __name__ == "__main__":
         from gevent import monkey
 
         monkey.patch_all()
+elif patched_by():
+    # Under a gunicorn eventlet or gevent worker (which patched before importing us), run in
+    # its mode whatever ASYNC_MODE says: the other mode starts, answers HTTP, then breaks every
+    # socket (gunicorn.conf.py does the same, and this covers a server run without it).
+    os.environ["ASYNC_MODE"] = patched_by()
 
 import gc  # noqa: E402
 

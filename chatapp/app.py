@@ -30,6 +30,7 @@ def create_app(config_class=None, **overrides):
     register_blueprints(app)
     register_error_handlers(app)
     register_realtime(app)
+    trust_proxies(app)
     cli.init_app(app)
     return app
 
@@ -57,10 +58,12 @@ def register_extensions(app):
 
 def register_blueprints(app):
     from chatapp.api import (
-        conversations, health, messages, openapi, refuse_non_json_bodies, users, web,
+        conversations, health, messages, openapi, refuse_non_json_bodies, refuse_unstorable_query,
+        users, web,
     )
 
     app.before_request(refuse_non_json_bodies)  # 415: no form can change state cross-site
+    app.before_request(refuse_unstorable_query)  # 400: a NUL in ?q= is no database error
     app.register_blueprint(users.blueprint)
     app.register_blueprint(messages.blueprint)
     app.register_blueprint(conversations.blueprint)
@@ -71,7 +74,7 @@ def register_blueprints(app):
 
 
 def register_realtime(app):
-    from chatapp.realtime import namespace
+    from chatapp.realtime import cluster, namespace
     from chatapp.realtime.packets import ChatPacket
 
     socketio.init_app(
@@ -82,5 +85,19 @@ def register_realtime(app):
         cors_allowed_origins=namespace.origin_checker(app.config["CORS_ORIGINS"]),
         max_http_buffer_size=app.config["SOCKET_MAX_PAYLOAD"],
         serializer=ChatPacket,
+        # Always explicit: Flask-SocketIO keeps init_app's options, so an app without REDIS_URL
+        # would otherwise inherit the previous app's queue (tests build many apps).
+        client_manager=cluster.client_manager(app),
     )
     namespace.init_app(app, socketio)
+
+
+def trust_proxies(app):
+    """Behind TRUSTED_PROXY_HOPS proxies (nginx: 1), take the client's address, scheme and host
+    from their X-Forwarded-* headers, so limits key on the real client. At 0 (the default) those
+    headers are ignored: anyone can send them."""
+    hops = app.config["TRUSTED_PROXY_HOPS"]
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)

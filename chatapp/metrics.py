@@ -85,6 +85,17 @@ DB_HEARTBEAT_FAILURES = Counter(
     "PyMongo's periodic checks of a MongoDB server that failed (unreachable: no command is sent).",
     registry=REGISTRY,
 )
+REDIS_LATENCY = Histogram(
+    "chatapp_redis_round_trip_seconds",
+    "Redis commands from send to reply (a pipeline counts once), by client (REDIS_URL only).",
+    ["client"], buckets=LATENCY_BUCKETS, registry=REGISTRY,
+)
+REDIS_ERRORS = Counter(
+    "chatapp_redis_errors",
+    "Redis failures (network or timeout) by client and stage: connect, send or reply.",
+    ["client", "stage"], registry=REGISTRY,
+)
+
 DEFAULT_ALLOWED_NETWORKS = ("127.0.0.0/8", "::1")
 # Label values must come from a bounded set: any client can send any method token.
 METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
@@ -199,7 +210,7 @@ def init_app(app):
     """Serve `/metrics` to the allowed networks only, and time every HTTP request."""
     setting = app.config.get("METRICS_ALLOWED_NETWORKS", DEFAULT_ALLOWED_NETWORKS)
     networks = allowed_networks(setting)
-    _watch_sockets()
+    _watch_sockets(app)
 
     # A blueprint of its own, which needs no database (chatapp.db.NO_DATABASE_BLUEPRINTS): the
     # metrics matter most while the database is down.
@@ -233,12 +244,13 @@ def init_app(app):
         return response
 
 
-def _watch_sockets():
+def _watch_sockets(app):
     """Socket gauges read at scrape time from Socket.IO's own rooms, so they cannot drift."""
     # Imported here: the realtime package imports this module (to count events).
     from chatapp.extensions import socketio
+    from chatapp.realtime.cluster import PRESENCE
     from chatapp.realtime.events import NAMESPACE, SIGNED_IN_ROOM
-    from chatapp.realtime.presence import presence
+    from chatapp.realtime.presence import Presence
 
     def room_size(room):
         server = getattr(socketio, "server", None)
@@ -249,4 +261,10 @@ def _watch_sockets():
     # Every connected socket is in the room None; authenticated ones also in SIGNED_IN_ROOM.
     SOCKETS_OPEN.set_function(lambda: room_size(None))
     SOCKETS_PENDING.set_function(lambda: max(0, room_size(None) - room_size(SIGNED_IN_ROOM)))
-    USERS_ONLINE.set_function(lambda: len(presence.online_user_ids()))
+    def users_online():
+        presence = app.extensions.get(PRESENCE)
+        # This process's users only (Presence's own count, without asking Redis for everyone's):
+        # each process is scraped on its own.
+        return len(Presence.online_user_ids(presence)) if presence is not None else 0
+
+    USERS_ONLINE.set_function(users_online)

@@ -5,21 +5,29 @@ by the authenticated user and apply to Socket.IO events too, where Flask-Limiter
 not reach, and Flask-Limiter's hooks ran on every request and socket event (4-8% of a send's
 CPU) although only login and register have a limit. Each limit is a setting in `limits`'
 notation ("20 per second", several separated by ";"); an empty setting disables it. Counters
-live in RATELIMIT_STORAGE_URI (`memory://`: this process; `limits`' other storages, such as
-Redis, need their client package installed).
+live in RATELIMIT_STORAGE_URI: `memory://` (this process), or Redis (`redis://...`, the default
+when REDIS_URL is set), where every worker counts against the same budget.
+
+A storage that fails (Redis down or slow) fails open: the action is allowed and one line is
+logged when it starts failing and one when it is back. Refusing every send and login while Redis
+is down would turn a cache outage into a chat outage; a limit is a brake, not a lock.
 """
 
+import logging
 import math
 import time
 from functools import lru_cache
 
 from flask import current_app
 from limits import parse_many
+from limits.errors import StorageError
 from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
-from chatapp import metrics
+from chatapp import metrics, redis_metrics
 from chatapp.errors import TooManyRequests
+
+log = logging.getLogger(__name__)
 
 EXTENSION = "chatapp.ratelimit"
 
@@ -51,10 +59,40 @@ class SweepingMemoryStorage(MemoryStorage):
             self._MemoryStorage__expire_events()
 
 
-def _storage(uri):
+def storage_uri(config):
+    """RATELIMIT_STORAGE_URI, else REDIS_URL when set, else this process's memory."""
+    return config["RATELIMIT_STORAGE_URI"] or config.get("REDIS_URL") or "memory://"
+
+
+def _storage(uri, timeout):
     if uri.startswith("memory://"):
         return SweepingMemoryStorage(uri)
-    return storage_from_string(uri)
+    if uri.startswith(("redis://", "rediss://")):
+        # Bounded, so a Redis that does not answer delays a request by `timeout` at most.
+        return storage_from_string(
+            uri, wrap_exceptions=True, socket_timeout=timeout, socket_connect_timeout=timeout,
+            **redis_metrics.options(uri, "rate_limits"),
+        )
+    return storage_from_string(uri, wrap_exceptions=True)
+
+
+class _FailOpen:
+    """Logs the first failure of the storage after it worked, and its recovery."""
+
+    failing = False
+
+    def failed(self, error):
+        if not self.failing:
+            self.failing = True
+            log.error("Rate limits are not enforced: their storage failed (%s)", error)
+
+    def worked(self):
+        if self.failing:
+            self.failing = False
+            log.warning("Rate limits are enforced again: their storage answers")
+
+
+_fail_open = _FailOpen()
 
 
 def init_app(app):
@@ -71,7 +109,8 @@ def init_app(app):
                 raise RuntimeError(
                     f"{setting} must look like '20 per second' (or be empty), got {spec!r}"
                 ) from None
-    app.extensions[EXTENSION] = FixedWindowRateLimiter(_storage(app.config["RATELIMIT_STORAGE_URI"]))
+    storage = _storage(storage_uri(app.config), app.config.get("REDIS_TIMEOUT_MS", 1000) / 1000.0)
+    app.extensions[EXTENSION] = FixedWindowRateLimiter(storage)
 
 
 @lru_cache(maxsize=32)
@@ -102,8 +141,16 @@ def check_not_exhausted(setting, key, what="requests"):
         return
     limiter = current_app.extensions[EXTENSION]
     for item in _parse(spec):
-        if not limiter.test(item, setting, str(key)):
-            wait = _refused(setting, _seconds_to_reset(limiter, item, setting, key))
+        try:
+            within = limiter.test(item, setting, str(key))
+            wait = None if within else _refused(
+                setting, _seconds_to_reset(limiter, item, setting, key)
+            )
+        except StorageError as error:
+            _fail_open.failed(error)
+            return
+        _fail_open.worked()
+        if wait is not None:
             raise TooManyRequests(f"Too many {what}. Try again in {wait} s.", retry_after=wait)
 
 
@@ -118,9 +165,16 @@ def retry_after(setting, key):
     if not spec:
         return None
     limiter = current_app.extensions[EXTENSION]
-    for item in _parse(spec):
-        if not limiter.hit(item, setting, str(key)):
-            return _seconds_to_reset(limiter, item, setting, key)
+    try:
+        for item in _parse(spec):
+            if not limiter.hit(item, setting, str(key)):
+                wait = _seconds_to_reset(limiter, item, setting, key)
+                _fail_open.worked()
+                return wait
+    except StorageError as error:
+        _fail_open.failed(error)
+        return None
+    _fail_open.worked()
     return None
 
 

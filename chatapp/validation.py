@@ -47,7 +47,10 @@ def client_message_id(value):
 
 
 JSON_MAX_DEPTH = 32
-UNSTORABLE_TEXT = "Text must be valid Unicode: lone surrogates (\\ud800-\\udfff) cannot be stored"
+UNSTORABLE_TEXT = (
+    "Text must be valid Unicode without NUL: lone surrogates (\\ud800-\\udfff) and \\u0000 "
+    "cannot be stored"
+)
 TOO_DEEP = f"JSON must not be nested more than {JSON_MAX_DEPTH} levels deep"
 
 
@@ -77,6 +80,10 @@ def storable(value):
 
 def _check_text(text):
     if isinstance(text, str):
+        # NUL is valid UTF-8 and MongoDB stores it, but PostgreSQL's jsonb (under FerretDB)
+        # refuses it, failing the write deep in the database; no chat text needs one.
+        if "\x00" in text:
+            raise InvalidInput(UNSTORABLE_TEXT)
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:

@@ -9,8 +9,15 @@ import pytest
 from chatapp import caches, db
 from chatapp.app import create_app
 from chatapp.extensions import socketio
+from chatapp.realtime import cluster
 from config import TestConfig
 from tests.helpers.chat import Api
+from tests.helpers.redis_server import (
+    RedisServer,
+    Unavailable,
+    flush_redis,
+    queue_allowed_in_test_client,
+)
 # Also importable from here for tests written before tests/helpers/chat.py (new ones import that).
 from tests.helpers.chat import PASSWORD, _counter, history, received, send, sent  # noqa: F401
 
@@ -24,11 +31,55 @@ def _close_the_last_connection():
 
 @pytest.fixture
 def app():
+    if TestConfig.REDIS_URL:  # presence and rate-limit counters outlive an app
+        flush_redis(TestConfig.REDIS_URL)
     app = create_app(TestConfig)
     db.drop_all()  # a real TEST_MONGO_URI database keeps data between tests; mongomock does not
     yield app
+    cluster.close(app)
     db.drop_all()
     caches.clear_all()  # nothing a test verified is remembered by the next
+
+
+@pytest.fixture
+def make_app():
+    """`make_app(**settings)`: an app on TestConfig with some settings changed, closed after."""
+    apps = []
+
+    def make(**overrides):
+        if TestConfig.REDIS_URL:
+            flush_redis(TestConfig.REDIS_URL)
+        app = create_app(TestConfig, **overrides)
+        db.drop_all()
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        cluster.close(app)
+    db.drop_all()
+    caches.clear_all()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A redis-server of our own on a free loopback port (skipped without the binary)."""
+    try:
+        server = RedisServer(tmp_path_factory.mktemp("redis"))
+    except Unavailable as error:
+        pytest.skip(str(error))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    """The URL of an empty Redis database."""
+    if redis_server.process.poll() is not None:  # a test stopped it
+        redis_server.start()
+    flush_redis(redis_server.url)
+    return redis_server.url
 
 
 @pytest.fixture
@@ -47,7 +98,8 @@ def connect(app):
     opened = []
 
     def open_socket(http_client=None, **kwargs):
-        socket = socketio.test_client(app, flask_test_client=http_client, **kwargs)
+        with queue_allowed_in_test_client():
+            socket = socketio.test_client(app, flask_test_client=http_client, **kwargs)
         opened.append(socket)
         return socket
 

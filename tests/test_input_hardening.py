@@ -64,6 +64,25 @@ def test_a_lone_surrogate_over_a_socket_is_a_clean_negative_ack(api, connect):
     assert Message.objects.count() == 0
 
 
+def test_a_nul_character_is_a_400_in_bodies_sockets_and_query_strings(api, connect):
+    """PostgreSQL's jsonb (FerretDB) cannot store \\u0000: it is the client's 400, never a 500."""
+    alice, _ = api.user()
+    _, bob = api.user()
+    response = post_raw(alice, f"/api/v1/message/send/{bob['_id']}", '{"message": "a\\u0000b"}')
+    assert_json_error(response, 400)
+    assert response.get_json()["message"] == UNSTORABLE_TEXT
+    response = post_raw(alice, "/api/v1/user/login", '{"username": "a\\u0000", "password": "x"}')
+    assert_json_error(response, 400)
+    response = alice.get("/api/v1/user/", query_string={"q": "ann\x00"})
+    assert_json_error(response, 400)
+    assert response.get_json()["message"] == UNSTORABLE_TEXT
+    ack = connect(alice).emit(
+        "sendMessage", {"receiverId": bob["_id"], "message": "a\x00b"}, callback=True
+    )
+    assert ack == {"ok": False, "message": UNSTORABLE_TEXT}
+    assert Message.objects.count() == 0
+
+
 @pytest.mark.parametrize(
     "body",
     [

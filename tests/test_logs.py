@@ -74,8 +74,8 @@ def test_a_clients_request_id_is_ignored_without_a_trusted_proxy(client):
         ("", False),
     ],
 )
-def test_a_trusted_proxys_request_id_is_kept_when_it_looks_like_one(offered, kept):
-    client = create_app(TestConfig, TRUSTED_PROXY_HOPS=1).test_client()
+def test_a_trusted_proxys_request_id_is_kept_when_it_looks_like_one(make_app, offered, kept):
+    client = make_app(TRUSTED_PROXY_HOPS=1).test_client()
     returned = client.get("/healthz", headers={"X-Request-ID": offered}).headers["X-Request-ID"]
     assert (returned == offered) is kept
     assert logs.REQUEST_ID_PATTERN.match(returned)
@@ -125,8 +125,8 @@ def test_an_unknown_log_format_stops_the_start():
         create_app(TestConfig, LOG_FORMAT="xml")
 
 
-def test_pymongo_never_logs_commands_even_at_debug():
-    create_app(TestConfig, LOG_LEVEL="DEBUG")
+def test_pymongo_never_logs_commands_even_at_debug(make_app):
+    make_app(LOG_LEVEL="DEBUG")
     # pymongo.command logs whole command documents (message texts, password hashes) at DEBUG.
     assert not logging.getLogger("pymongo.command").isEnabledFor(logging.DEBUG)
     assert logging.getLogger("chatapp").isEnabledFor(logging.DEBUG)

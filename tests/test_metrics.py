@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from chatapp import metrics
 from chatapp.app import create_app
+from chatapp.realtime import cluster
 from config import TestConfig
 from tests.helpers.chat import received, sent
 
@@ -58,8 +59,8 @@ def test_metrics_are_a_404_for_anyone_else(client, remote):
     assert b"chatapp_" not in response.data
 
 
-def test_allowed_networks_are_a_setting():
-    app = create_app(TestConfig, METRICS_ALLOWED_NETWORKS=["10.0.0.0/8"])
+def test_allowed_networks_are_a_setting(make_app):
+    app = make_app(METRICS_ALLOWED_NETWORKS=["10.0.0.0/8"])
     client = app.test_client()
     assert client.get("/metrics", environ_base={"REMOTE_ADDR": "10.0.0.5"}).status_code == 200
     assert client.get("/metrics").status_code == 404  # loopback is no longer in the list
@@ -155,8 +156,8 @@ def test_a_refused_login_shows_in_the_refusals(app, api, client):
                 limit="login_failure_limit") == 1
 
 
-def test_refused_sends_are_counted_by_their_limit():
-    app = create_app(TestConfig, SEND_RATE_LIMIT="2 per minute")
+def test_refused_sends_are_counted_by_their_limit(make_app):
+    app = make_app(SEND_RATE_LIMIT="2 per minute")
     from tests.helpers.chat import Api, send
 
     api = Api(app)
@@ -244,21 +245,20 @@ def test_an_unreachable_database_shows_in_failed_heartbeats():
     """Nothing listens on port 1: PyMongo's server checks fail, and the app's client reports it."""
     registry = metrics.REGISTRY
     before = registry.get_sample_value("chatapp_db_heartbeat_failures_total")
+    # The app starts not ready (its indexes wait for the database), and says so.
+    app = create_app(TestConfig, MONGO_URI="mongodb://127.0.0.1:1/chat", MONGO_TIMEOUT_MS=300)
     try:
-        # The app starts not ready (its indexes wait for the database), and says so.
-        app = create_app(TestConfig, MONGO_URI="mongodb://127.0.0.1:1/chat", MONGO_TIMEOUT_MS=300)
         assert app.test_client().get("/readyz").status_code == 503
     finally:
         mongoengine.disconnect()  # stop the client's monitor threads
+        cluster.close(app)
     assert registry.get_sample_value("chatapp_db_heartbeat_failures_total") > before
 
 
 @pytest.mark.skipif(
     not os.environ.get("TEST_MONGO_URI"), reason="needs a real MongoDB in TEST_MONGO_URI"
 )
-def test_a_real_databases_commands_are_timed():
-    app = create_app(TestConfig, MONGO_URI=os.environ["TEST_MONGO_URI"])
-    client = app.test_client()
+def test_a_real_databases_commands_are_timed(client):  # TestConfig uses TEST_MONGO_URI
     before = scrape(client)
     assert client.get("/readyz").status_code == 200
     after = scrape(client)

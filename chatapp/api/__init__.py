@@ -73,3 +73,12 @@ def refuse_non_json_bodies():
     if request.is_json or (not has_body and request.content_type is None):
         return
     raise ApiError("Content-Type must be application/json", 415)
+
+
+def refuse_unstorable_query():
+    """400 for a query string the database could not take (a `before_request` hook).
+
+    `?q=` and the cursors reach queries; a NUL or a lone surrogate there would fail inside the
+    database (a 500) instead of being the client's error.
+    """
+    validation.storable(request.args.to_dict(flat=False))

@@ -54,5 +54,12 @@ def emit_typing(user_id, indicator):
 
 def emit_online_users(user_ids, to=None, skip_sid=None):
     """`getOnlineUsers`: the ids of everyone online, to one socket (`to`) or to every
-    authenticated socket."""
-    _emit("getOnlineUsers", list(user_ids), to=to or SIGNED_IN_ROOM, skip_sid=skip_sid)
+    authenticated socket of this worker.
+
+    Never through the message queue: each worker sends the lists to its own sockets (see
+    `presence.PresenceBroadcaster`), and a socket named by `to` is always this worker's.
+    """
+    _emit(
+        "getOnlineUsers", list(user_ids), to=to or SIGNED_IN_ROOM, skip_sid=skip_sid,
+        ignore_queue=True,
+    )

@@ -14,8 +14,8 @@ from flask_socketio import ConnectionRefusedError, Namespace
 
 from chatapp import auth, db, metrics, ratelimit, validation
 from chatapp.errors import InvalidInput, NotAuthenticated, client_error
-from chatapp.realtime import events, socket_log
-from chatapp.realtime.presence import PresenceBroadcaster, presence
+from chatapp.realtime import cluster, events, socket_log
+from chatapp.realtime.presence import PresenceBroadcaster
 from chatapp.realtime.upgrade_login import UpgradeLogin, UpgradeMiddleware
 from chatapp.services import conversations, messages, typing_indicators
 from chatapp.services.users import user_exists
@@ -80,7 +80,7 @@ def current_user_id(*, still_exists=False):
     With `still_exists`, also checks the account was not deleted since (as every HTTP call does);
     used before writes, so a deleted user's open tab cannot go on sending.
     """
-    user_id = presence.user_of(request.sid)
+    user_id = current_app.extensions[cluster.PRESENCE].user_of(request.sid)
     if user_id is None or (still_exists and not user_exists(user_id)):
         raise NotAuthenticated(auth.NOT_AUTHENTICATED)
     return user_id
@@ -92,8 +92,9 @@ class ChatNamespace(Namespace):
     Handlers parse the payload and call one service; events go out via `events` only.
     """
 
-    def __init__(self, namespace, broadcaster, app):
+    def __init__(self, namespace, presence, broadcaster, app):
         super().__init__(namespace)
+        self.presence = presence
         self.broadcaster = broadcaster
         self.upgrades = UpgradeLogin(self, app)
 
@@ -114,16 +115,19 @@ class ChatNamespace(Namespace):
         """Socket `sid` is `user_id`'s: it joins their room and is online."""
         self.socketio.server.enter_room(sid, events.user_room(user_id), namespace=self.namespace)
         self.socketio.server.enter_room(sid, events.SIGNED_IN_ROOM, namespace=self.namespace)
-        came_online = presence.add(user_id, sid)
+        # Started with the first socket: only a worker with sockets has anyone to tell.
+        self.presence.start(self.broadcaster.changed, self.socketio.start_background_task,
+                            self.socketio.sleep)
+        came_online = self.presence.add(user_id, sid)
         # The new socket always gets the current list at once, whatever else is coalesced.
-        events.emit_online_users(presence.online_user_ids(), to=sid)
+        events.emit_online_users(self.presence.online_user_ids(), to=sid)
         if came_online:
             self.broadcaster.changed(skip_sid=sid)
 
     @socket_log.disconnect
     def on_disconnect(self, reason=None):
         self.upgrades.forget(request.sid)
-        _, went_offline = presence.remove(request.sid)
+        _, went_offline = self.presence.remove(request.sid)
         if went_offline:
             self.broadcaster.changed()
 
@@ -190,7 +194,7 @@ def origin_checker(allowed_origins):
 
 def init_app(app, socketio):
     """Register the namespace and wire presence broadcasts to this app's Socket.IO server."""
-    presence.clear()
+    presence = cluster.presence_for(app)
     broadcaster = PresenceBroadcaster(
         presence,
         send=events.emit_online_users,
@@ -199,7 +203,7 @@ def init_app(app, socketio):
     )
     broadcaster.window = app.config["PRESENCE_BROADCAST_WINDOW_MS"] / 1000.0
     # After socketio.init_app: registered earlier, it would bind to a previous app's server.
-    namespace = ChatNamespace(events.NAMESPACE, broadcaster, app)
+    namespace = ChatNamespace(events.NAMESPACE, presence, broadcaster, app)
     socketio.on_namespace(namespace)
     socketio.on_error_default(socket_error)
     # Outside Flask-SocketIO's middleware, so it sees each upgrade before Engine.IO handles it.

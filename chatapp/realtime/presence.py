@@ -1,13 +1,15 @@
-"""Who is online: every open socket of every user, in this process.
+"""Who is online: every open socket of every user, in this process (or, with
+`shared_presence`, in every worker).
 
 A user is online while any of their sockets is connected, so a second tab, or closing one of
 two, changes nothing for the others. Changes to the online set are announced by a
 `PresenceBroadcaster`, which coalesces bursts into one `getOnlineUsers` per window: when N users
 connect at once, everyone gets a handful of lists instead of N (the seed's O(N²)).
 
-State lives in process memory, which is right for the supported deployment of one worker per
-server (`gunicorn -w 1`). Scaling out would move it to a shared store along with a Socket.IO
-message queue.
+`Presence` keeps this process's sockets in memory; without REDIS_URL that is all there is (one
+worker). With REDIS_URL, `shared_presence.SharedPresence` (the same interface) also mirrors this
+worker's online users into Redis and answers `online_user_ids` for every worker. Either way the
+lists are sent by each worker to its own sockets only (see `PresenceBroadcaster`).
 """
 
 import threading
@@ -57,13 +59,21 @@ class Presence:
             self._sockets_by_user.clear()
             self._user_by_socket.clear()
 
+    def start(self, on_change, start_task, sleep):
+        """Begin telling `on_change()` of changes made elsewhere: none in one process."""
+
+    def stop(self):
+        """Stop what `start` began (nothing here)."""
+
 
 class PresenceBroadcaster:
     """Sends the online list to everyone at most once per window, after the set changed.
 
     The first change in a quiet period schedules a send `window` seconds later; further changes
     before it fires ride along, since the send reads the set as it is then. A window of 0 sends
-    at once (tests).
+    at once (tests). `send` reaches this worker's sockets only: with several workers each one
+    broadcasts to its own, after a change anywhere, so every socket gets lists in the order its
+    worker read them (a list published by another worker could overtake a newer one).
     """
 
     def __init__(self, presence, send, start_task, sleep):

@@ -11,7 +11,6 @@ from functools import wraps
 from flask import g, request
 from flask_socketio import ConnectionRefusedError
 
-from chatapp.realtime.presence import presence
 
 log = logging.getLogger("chatapp.sockets")
 
@@ -42,7 +41,7 @@ def connect(handler):
                 extra={"event": "socket_refused", "reason": reason, "transport": _transport()},
             )
             raise
-        g.user_id = presence.user_of(sid)  # the log context's user (see chatapp.logs)
+        g.user_id = self.presence.user_of(sid)  # the log context's user (see chatapp.logs)
         if g.user_id is None:
             log.info(
                 "Socket pending: waits for its WebSocket upgrade to prove its user",
@@ -63,7 +62,7 @@ def disconnect(handler):
 
     @wraps(handler)
     def wrapped(self, reason=None, *args):
-        g.user_id = presence.user_of(request.sid)  # read first: the handler forgets the socket
+        g.user_id = self.presence.user_of(request.sid)  # read first: the handler forgets the socket
         log.info(
             "Socket disconnected: %s", reason,
             extra={"event": "socket_disconnect", "reason": reason},
