@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 PORT ?= 5000
 
-.PHONY: ferretdb run serve serve-gevent test fuzz test-browser test-integration bench bench-quick bench-profile install clean vendor-js
+.PHONY: ferretdb run serve serve-gevent test fuzz test-browser test-integration bench bench-phases bench-quick bench-profile install clean vendor-js
 
 install: $(VENV)/.installed
 
@@ -49,9 +49,14 @@ vendor-js: node_modules/.package-lock.json
 	cp node_modules/socket.io-client/dist/socket.io.min.js chatapp/web/vendor/socket.io.min.js
 	cp node_modules/socket.io-client/LICENSE chatapp/web/vendor/socket.io-client.LICENSE
 
-## Benchmarks (README, "Benchmarks"): gunicorn servers on 127.0.0.1, eventlet then gevent.
-## MONGO_URI=mongodb://... measures a real MongoDB; BENCH_ARGS passes options (python -m bench -h).
+## Benchmarks (docs/benchmarks.md): on a real database, FerretDB on PostgreSQL started here (needs
+## `make ferretdb`), or MONGO_URI=mongodb://... when set; BENCH_ARGS passes options (-h).
+## make bench: one server, then two behind nginx with Redis (python -m bench.scale, ~5 min).
 bench: install
+	$(PY) -m bench.scale $(BENCH_ARGS)
+
+## The six-phase harness on one server per worker class, eventlet then gevent (python -m bench).
+bench-phases: install
 	$(PY) -m bench $(BENCH_ARGS)
 
 bench-quick: install

@@ -76,6 +76,14 @@ def follow_the_worker(server):
         )
     os.environ["ASYNC_MODE"] = mode  # inherited by the workers, read by config.py
 
+
+def post_worker_init(worker):
+    """SIGTERM drains the worker: once it stops accepting, its sockets are closed so clients
+    reconnect to another server, while requests in flight finish (chatapp/realtime/drain.py)."""
+    from chatapp.realtime import drain
+
+    drain.install(worker)
+
 # LOG_FORMAT=json: gunicorn's own lines (start, workers, errors) are JSON too, like the app's
 # (chatapp/logs.py, which adds its handler to the root logger). gunicorn's access log stays off:
 # the app writes one line per request itself, with its request id.

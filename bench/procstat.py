@@ -1,4 +1,4 @@
-"""CPU and memory of the server worker, the load generator and the machine, from /proc.
+"""CPU and memory of the server worker(s), the load generator and the machine, from /proc.
 
 The server's CPU is its worker's utime + stime (fields 14 and 15 of /proc/<pid>/stat), so it
 counts every thread of the worker (bcrypt's pool included) and nothing of the gunicorn master.
@@ -84,3 +84,68 @@ class Meter:
             "others_cpu_s": round(max(0.0, machine - server - generator), 3),
             "loadavg_1m": round(os.getloadavg()[0], 2),
         }
+
+
+# --- several processes by role (bench/scale.py) ----------------------------------------------
+
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(child) for child in f.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def _cpu(pid, reaped=False):
+    """utime + stime of `pid` (+ its reaped children's when `reaped`), seconds; 0 when gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / TICK
+
+
+class ClusterGroups:
+    """The processes of one configuration, by role: app, ferretdb, postgresql, redis, nginx."""
+
+    def __init__(self, cluster, database):
+        self.cluster = cluster
+        self.database = database
+
+    def cpu(self):
+        out = {"app": sum(_cpu(pid) for pid in self.cluster.worker_pids().values())}
+        if self.database is not None:
+            out["ferretdb"] = _cpu(self.database.ferretdb.process.pid)
+            pid_file = self.database.postgres.data / "postmaster.pid"
+            postmaster = int(pid_file.read_text().split()[0])
+            # Backends are the postmaster's children; ended ones count in its reaped time.
+            out["postgresql"] = _cpu(postmaster, reaped=True) + sum(
+                _cpu(child) for child in _children(postmaster))
+        if self.cluster.redis is not None:
+            out["redis"] = _cpu(self.cluster.redis.process.pid)
+        if self.cluster.nginx is not None:
+            out["nginx"] = sum(_cpu(pid) for pid in self.cluster.nginx.worker_pids())
+        out["generator"] = time.process_time()
+        return out
+
+
+class GroupMeter:
+    """CPU seconds of each group of a ClusterGroups over a span, and of everything else."""
+
+    def __init__(self, groups):
+        self.groups = groups
+        self.start = groups.cpu()
+        self.wall = time.perf_counter()
+        self.machine = machine_busy_seconds()
+
+    def read(self):
+        now = self.groups.cpu()
+        out = {name: round(now[name] - self.start.get(name, 0.0), 3) for name in now}
+        out["wall_s"] = round(time.perf_counter() - self.wall, 3)
+        measured = sum(v for k, v in out.items() if k != "wall_s")
+        out["others"] = round(max(0.0, machine_busy_seconds() - self.machine - measured), 3)
+        return out

@@ -14,6 +14,7 @@ import random
 import resource
 import secrets
 import sys
+import tempfile
 import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -684,6 +685,24 @@ def report(all_results, meta):
     return "\n".join(text)
 
 
+def start_database():
+    """The benchmark's database: MONGO_URI, else FerretDB on PostgreSQL started here (returned,
+    to be stopped). The embedded mongomock is a test double: it is never benchmarked."""
+    if os.environ.get("MONGO_URI"):
+        return None
+    from tests.helpers import ferretdb
+
+    directory = tempfile.mkdtemp(prefix="chatapp-bench-db-")
+    os.chmod(directory, 0o755)  # as root, PostgreSQL runs as `postgres` inside it
+    try:
+        database = ferretdb.Servers(directory).start()
+    except ferretdb.Unavailable as error:
+        sys.exit(f"the benchmark measures a real database: {error}. Build FerretDB with "
+                 "`make ferretdb` (needs Go), or set MONGO_URI=mongodb://...")
+    os.environ["MONGO_URI"] = database.uri  # read by bench_worker, inherited by the servers
+    return database
+
+
 def raise_fd_limit():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the server inherits it too
@@ -695,17 +714,23 @@ def main(argv=None):
     results_dir = ROOT / "bench" / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
     fd_limit = raise_fd_limit()
+    database = start_database()
     meta = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "args": {k: sorted(v) if isinstance(v, set) else v for k, v in vars(args).items()},
         "cpus": os.cpu_count(), "fd_limit": fd_limit,
         "loadavg_start": [round(x, 2) for x in os.getloadavg()],
-        "database": "MongoDB (MONGO_URI)" if os.environ.get("MONGO_URI") else "embedded (mongomock)",
+        "database": "MONGO_URI" if database is None else "FerretDB 1.24.2 on PostgreSQL 15",
         "python": sys.version.split()[0],
     }
     all_results = []
-    for worker in args.workers:
-        all_results.append(asyncio.run(bench_worker(args, worker, results_dir)))
+    try:
+        for worker in args.workers:
+            all_results.append(asyncio.run(bench_worker(args, worker, results_dir)))
+    finally:
+        if database is not None:
+            database.stop()
+            del os.environ["MONGO_URI"]
     meta["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     meta["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     text = report(all_results, meta)

@@ -18,6 +18,7 @@ def create_app(config_class=None, **overrides):
     app.config.from_object(config_class or config_from_env())
     app.config.update(overrides)
     app.json.sort_keys = False  # keep the seed's key order on the wire
+    app.json.mimetype = "application/json; charset=utf-8"  # Express's header, byte for byte
     warnings = check_config(app.config)
 
     configure_logger(app)

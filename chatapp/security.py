@@ -24,8 +24,13 @@ def hash_password(password, rounds):
 
 def check_password(password, hashed):
     """True when `password` matches the bcrypt hash (also the `$2a$`/`$2b$` hashes of bcryptjs)."""
+    # bcryptjs hashed only the first 72 bytes of a longer password, and compares the same way;
+    # Python's bcrypt refuses longer input instead. Registration here refuses them, so only
+    # accounts made on the Node backend can have one.
     try:
-        return run_off_loop(bcrypt.checkpw, password.encode(), hashed.encode())
+        return run_off_loop(
+            bcrypt.checkpw, password.encode()[:BCRYPT_MAX_BYTES], hashed.encode()
+        )
     except ValueError:  # not a bcrypt hash at all
         return False
 

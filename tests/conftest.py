@@ -107,3 +107,24 @@ def connect(app):
     for socket in opened:
         if socket.is_connected():
             socket.disconnect()
+
+
+@pytest.fixture(scope="session")
+def servers_behind_nginx():
+    """Three gunicorn servers behind deploy/nginx.conf, on one Redis and one FerretDB (or
+    TEST_MONGO_URI); skipped with the reason when redis-server, nginx or FerretDB is missing."""
+    from tests.helpers.cluster import Cluster, Unavailable as ClusterUnavailable
+
+    try:
+        started = Cluster(servers=3).start()
+    except ClusterUnavailable as error:
+        pytest.skip(str(error))
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def healthy_cluster(servers_behind_nginx):
+    """The cluster with every server running (a fault test before may have stopped one)."""
+    servers_behind_nginx.ensure_running()
+    return servers_behind_nginx

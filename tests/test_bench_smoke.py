@@ -11,6 +11,18 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def database_env():
+    """The benchmark runs on TEST_MONGO_URI, else on a FerretDB it starts: skip without both."""
+    if not os.environ.get("TEST_MONGO_URI"):
+        from tests.helpers import ferretdb
+
+        try:
+            ferretdb.ferretdb_binary()
+        except ferretdb.Unavailable as error:
+            pytest.skip(f"the benchmark needs a real database: {error}")
+    return {**os.environ, "MONGO_URI": os.environ.get("TEST_MONGO_URI", "")}
+
+
 @pytest.mark.integration
 def test_a_tiny_benchmark_run_completes_every_phase(tmp_path):
     out = tmp_path / "bench.json"
@@ -21,7 +33,7 @@ def test_a_tiny_benchmark_run_completes_every_phase(tmp_path):
         "--idle", "10", "--stall-seconds", "1", "--stall-logins", "2", "--bcrypt-rounds", "4",
         "--out", str(out),
     ]
-    env = {**os.environ, "MONGO_URI": os.environ.get("TEST_MONGO_URI", "")}
+    env = database_env()
     run = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(out.read_text())["results"][0]
@@ -31,4 +43,29 @@ def test_a_tiny_benchmark_run_completes_every_phase(tmp_path):
     assert result["3_messages"]["fixed"][0]["lost"] == 0
     assert result["4_history"]["errors"] == 0
     assert result["5_idle"]["succeeded"] == 10
+    assert "| measure" in run.stdout
+
+
+@pytest.mark.integration
+def test_a_tiny_scale_out_run_measures_one_and_two_servers(tmp_path):
+    for program in ("/usr/bin/redis-server", "/usr/sbin/nginx"):
+        if not os.access(program, os.X_OK):
+            pytest.skip(f"{program} is not installed")
+    out = tmp_path / "scale.json"
+    args = [
+        sys.executable, "-m", "bench.scale", "--users", "6", "--contacts", "2", "--rates", "20",
+        "--phase-seconds", "1", "--search-start", "20", "--search-probes", "1",
+        "--search-seconds", "1", "--out", str(out),
+    ]
+    run = subprocess.run(args, cwd=ROOT, env=database_env(), capture_output=True, text=True,
+                         timeout=180)
+    assert run.returncode == 0, run.stderr[-3000:]
+    one, two = json.loads(out.read_text())["results"]
+    assert one["sockets_per_server"] == [6] and sum(two["sockets_per_server"]) == 6
+    for result in (one, two):
+        assert result["fixed"][0]["lost"] == 0 and result["fixed"][0]["delivered"] > 0
+        assert result["fixed"][0]["cpu"]["app"] > 0
+        if not os.environ.get("TEST_MONGO_URI"):  # our own FerretDB: its CPU is shown apart
+            assert {"ferretdb", "postgresql"} <= set(result["fixed"][0]["cpu"])
+    assert "redis" in two["fixed"][0]["cpu"] and "nginx" in two["fixed"][0]["cpu"]
     assert "| measure" in run.stdout

@@ -100,6 +100,10 @@ def documented_operations():
                 yield method.upper(), path, GenerationMode.NEGATIVE
 
 
+# gunicorn's limit_request_line default (bytes of "METHOD URL HTTP/1.1").
+GUNICORN_REQUEST_LINE_LIMIT = 4094
+
+
 @pytest.mark.parametrize(("method", "path", "mode"), list(documented_operations()), ids=str)
 def test_the_live_api_answers_as_documented(live_schema, bearer, peer, method, path, mode):
     operation = live_schema[path][method]
@@ -114,6 +118,13 @@ def test_the_live_api_answers_as_documented(live_schema, bearer, peer, method, p
         for name, value in (case.path_parameters or {}).items():
             if isinstance(value, str) and re.fullmatch("[0-9a-f]{23}[02468ace]", value):
                 case.path_parameters[name] = peer
-        case.call_and_validate(headers=bearer, checks=CHECKS, timeout=10)
+        response = case.call(headers=bearer, timeout=10)
+        request_line = len(response.request.method) + len(response.request.url) + 10
+        if request_line > GUNICORN_REQUEST_LINE_LIMIT:
+            # gunicorn refuses a request line over its limit with its own 400 page before the
+            # app sees it (behind nginx: nginx's 414). Bounded and no server error; not ours.
+            assert response.status_code == 400, response.status_code
+            return
+        case.validate_response(response, checks=CHECKS, headers=bearer)
 
     answers_as_documented()

@@ -154,6 +154,40 @@ def test_a_bcryptjs_hash_logs_in_and_a_wrong_password_does_not(app):
     login(app, "legacy", BCRYPTJS_VECTOR[0])
 
 
+# OpenWall's vector for bcrypt's 72-byte limit: the hash of a 98-byte password's first 72.
+LONG_PASSWORD_VECTOR = (
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    "chars after 72 are ignored",
+    "$2a$05$abcdefghijklmnopqrstuu5s2v8.iXieOjg/.AySBTTZIIVFJeBui",
+)
+
+
+def test_a_node_account_with_a_password_over_72_bytes_logs_in_with_it(app):
+    # bcryptjs hashed only its first 72 bytes and never complained; the user types all 98.
+    password, hashed = LONG_PASSWORD_VECTOR
+    node_user("longpass", hashed)
+    login(app, "longpass", password)
+    client = app.test_client()
+    wrong = client.post(
+        "/api/v1/user/login", json={"username": "longpass", "password": "X" + password[1:]}
+    )
+    assert wrong.status_code == 400
+
+
+def test_a_node_username_with_outer_spaces_logs_in_as_typed(app):
+    # The Node backend stored usernames as typed, a phone keyboard's trailing space included.
+    node_user("sam ", BCRYPTJS_VECTOR[1])
+    node_user("sam", LONG_PASSWORD_VECTOR[1])
+    client = app.test_client()
+    # The exact name wins over the one without spaces, each with its own password.
+    for username, password in (("sam ", BCRYPTJS_VECTOR[0]), ("sam", LONG_PASSWORD_VECTOR[0])):
+        response = client.post(
+            "/api/v1/user/login", json={"username": username, "password": password}
+        )
+        assert response.status_code == 200, response.get_json()
+        assert response.get_json()["username"] == username
+
+
 def test_migration_links_only_messages_between_the_participants(app):
     hashed = BCRYPTJS_VECTOR[1]
     alice, bob, carol = (node_user(name, hashed) for name in ("alice", "bob", "carol"))

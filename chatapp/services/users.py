@@ -86,16 +86,27 @@ def log_in(username, password, *, bcrypt_rounds):
     string_field(password, "password", required=False)
     if not username or not password:
         raise InvalidInput(ALL_FIELDS_REQUIRED)
-    if len(password.encode()) > security.BCRYPT_MAX_BYTES:
-        raise InvalidInput(BAD_CREDENTIALS)
-
-    user = User.objects(username=username.strip()).first()
+    # No length check here: an account the Node backend made with a password over 72 bytes
+    # logs in with it (security.check_password compares the first 72 bytes, as bcryptjs did).
+    user = _find_by_username(username)
     # Check a password even when the user does not exist, so timing does not reveal which
     # usernames are registered.
     hashed = user.password if user is not None else _dummy_hash(bcrypt_rounds)
     matches = security.check_password(password, hashed)
     if user is None or not matches:
         raise InvalidInput(BAD_CREDENTIALS)
+    return user
+
+
+def _find_by_username(username):
+    """The user named exactly `username`, else the one named `username` without outer spaces.
+
+    Registration strips the name, but the Node backend stored it as typed: an account it made
+    as "bob " (a phone keyboard's trailing space) is found by what that user types.
+    """
+    user = User.objects(username=username).first()
+    if user is None and username.strip() != username:
+        user = User.objects(username=username.strip()).first()
     return user
 
 
