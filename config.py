@@ -55,6 +55,11 @@ class Config:
     JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY", "").strip()
     TOKEN_MAX_AGE_SECONDS = _env_int("TOKEN_MAX_AGE_SECONDS", 24 * 60 * 60)
     COOKIE_SECURE = _env_bool("COOKIE_SECURE", False)
+    # Tokens issued by the Node backend (no `jti`) keep working until they expire; false refuses
+    # them (everyone logs in again). Logout revokes them by digest either way.
+    ACCEPT_LEGACY_TOKENS = _env_bool("ACCEPT_LEGACY_TOKENS", True)
+    # How often open sockets are checked for an expired token or an ended session (seconds).
+    SESSION_SWEEP_SECONDS = _env_int("SESSION_SWEEP_SECONDS", 5)
 
     BCRYPT_ROUNDS = _env_int("BCRYPT_ROUNDS", 10)
 
@@ -67,8 +72,16 @@ class Config:
     CONVERSATION_PAGE_SIZE = _env_int("CONVERSATION_PAGE_SIZE", 30)
     CONVERSATION_MAX_PAGE_SIZE = _env_int("CONVERSATION_MAX_PAGE_SIZE", 100)
 
+    # Failed logins (chatapp/login_throttle.py): free tries per (username, client address) and
+    # per client address, after which each failure doubles the wait (1 s, 2 s, ... up to
+    # LOGIN_MAX_DELAY_SECONDS; 429 with Retry-After). Never a lockout of the username.
+    LOGIN_FREE_FAILURES = _env_int("LOGIN_FREE_FAILURES", 5)
+    LOGIN_FREE_FAILURES_PER_ADDRESS = _env_int("LOGIN_FREE_FAILURES_PER_ADDRESS", 30)
+    LOGIN_MAX_DELAY_SECONDS = _env_int("LOGIN_MAX_DELAY_SECONDS", 900)
+    # bcrypt calls that may wait for a free core (beyond those running); beyond it logins and
+    # registrations answer 503 with Retry-After at once instead of queueing without bound.
+    BCRYPT_QUEUE_MAX = _env_int("BCRYPT_QUEUE_MAX", 64)
     # Rate limits in the `limits` notation ("10 per minute"); an empty value disables one.
-    LOGIN_FAILURE_LIMIT = os.environ.get("LOGIN_FAILURE_LIMIT", "10 per minute")
     REGISTER_LIMIT = os.environ.get("REGISTER_LIMIT", "")
     # Empty: REDIS_URL when that is set (counters shared by every worker), else memory://.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "").strip()
@@ -101,6 +114,13 @@ class Config:
     # (after ProxyFix); everyone else gets a 404.
     METRICS_ALLOWED_NETWORKS = _env_list("METRICS_ALLOWED_NETWORKS", ("127.0.0.0/8", "::1"))
 
+    # Sockets (docs/security.md): Engine.IO sessions from one client address that have
+    # not signed in yet (beyond it, new ones are refused); sockets one user may have open at
+    # once, and open per minute (signed-in sockets only; 0 and "" disable them).
+    SOCKET_PENDING_PER_ADDRESS = _env_int("SOCKET_PENDING_PER_ADDRESS", 32)
+    SOCKETS_PER_USER_MAX = _env_int("SOCKETS_PER_USER_MAX", 20)
+    SOCKET_CONNECT_LIMIT = os.environ.get("SOCKET_CONNECT_LIMIT", "30 per minute")
+
     # Several workers (docs/scaling.md). Empty REDIS_URL: one process, nothing else to run. Set
     # (redis://host:6379/0): emits, presence and rate limits are shared through that Redis.
     REDIS_URL = os.environ.get("REDIS_URL", "").strip()
@@ -128,7 +148,7 @@ class TestConfig(Config):
     MONGO_DB_NAME = "chatapp_test"
     JWT_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
     BCRYPT_ROUNDS = 4  # the minimum bcrypt allows: for faster tests
-    LOGIN_FAILURE_LIMIT = "5 per minute"
+    LOGIN_FREE_FAILURES = 5
     REGISTER_LIMIT = ""
     ASYNC_MODE = "threading"
     PRESENCE_BROADCAST_WINDOW_MS = 0

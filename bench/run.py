@@ -508,6 +508,11 @@ async def bench_worker(args, worker, log_dir):
         "MONGO_URI": os.environ.get("MONGO_URI", ""),
         "MONGO_DB_NAME": os.environ.get("BENCH_MONGO_DB_NAME", "chatapp_bench"),
         "LOG_LEVEL": "WARNING",
+        # One client address stands for every user here, and each user opens many sockets: the
+        # per-address and per-user socket caps (docs/security.md) would refuse them.
+        "SOCKET_PENDING_PER_ADDRESS": "0",
+        "SOCKETS_PER_USER_MAX": "0",
+        "SOCKET_CONNECT_LIMIT": "",
     }
     server = LiveServer(worker=worker, env=env, log_path=log_dir / f"server-{worker}.log")
     results = {"worker": worker}

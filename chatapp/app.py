@@ -4,9 +4,10 @@ import logging
 
 from flask import Flask
 
-from chatapp import caches, cli, db, logs, metrics, ratelimit
+from chatapp import caches, cli, concurrency, db, logs, metrics, ratelimit
 from chatapp.errors import register_error_handlers
 from chatapp.extensions import cors, socketio
+from chatapp.services import sessions
 from config import check_config, config_from_env
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ def register_extensions(app):
     )
     ratelimit.init_app(app)
     metrics.init_app(app)  # /metrics, and each request counted and timed
+    concurrency.configure(app.config["BCRYPT_QUEUE_MAX"])
+    sessions.init_app(app)
 
 
 def register_blueprints(app):
@@ -66,6 +69,7 @@ def register_blueprints(app):
     app.before_request(refuse_non_json_bodies)  # 415: no form can change state cross-site
     app.before_request(refuse_unstorable_query)  # 400: a NUL in ?q= is no database error
     app.register_blueprint(users.blueprint)
+    users.init_app(app)
     app.register_blueprint(messages.blueprint)
     app.register_blueprint(conversations.blueprint)
     app.register_blueprint(health.blueprint)

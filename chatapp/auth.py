@@ -38,15 +38,27 @@ def find_token(*, auth=None, cookies=None, authorization=None):
     return bearer_token(authorization)
 
 
-def authenticate(token, secret):
+def authenticate(token, secret, *, sessions):
     """The id of the existing user `token` belongs to; raises NotAuthenticated otherwise."""
+    return authenticate_claims(token, secret, sessions=sessions).user_id
+
+
+def authenticate_claims(token, secret, *, sessions):
+    """The Claims (chatapp.security) of `token`, a valid token of an existing user whose session
+    has not ended; raises NotAuthenticated otherwise.
+
+    `sessions` (chatapp.sessions.Sessions, the app's) answers whether the session ended: its
+    user logged out, or ended their other sessions. Every door passes it: HTTP, socket connects,
+    upgrades; socket events re-check the Claims their socket signed in with.
+    """
     if not token:
         raise NotAuthenticated(NOT_AUTHENTICATED)
     try:
-        user_id = security.decode_token(token, secret)
+        claims = security.decode_claims(token, secret)
     except security.InvalidToken:
         raise NotAuthenticated(INVALID_TOKEN) from None
     # Asked of the database every time: a deleted account's token stops working at once.
-    if not is_object_id(user_id) or not user_exists(user_id):
+    if not is_object_id(claims.user_id) or not user_exists(claims.user_id):
         raise NotAuthenticated(INVALID_TOKEN)
-    return user_id
+    sessions.check(claims)
+    return claims

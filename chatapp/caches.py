@@ -11,7 +11,7 @@ import threading
 
 from cachetools import LRUCache
 
-# (secret, token) -> (userId, exp) of tokens whose signature and claims verified: a browser sends
+# (secret, token) -> security.Claims of tokens whose signature and claims verified: a browser sends
 # the same token with every request and socket, and checking its HMAC and claims each time was
 # ~5% of a send. See security.decode_token.
 verified_tokens = LRUCache(maxsize=10_000)

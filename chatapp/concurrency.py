@@ -15,6 +15,8 @@ core the loop gets it, while an idle loop still leaves every core to hashing.
 
 import os
 import sys
+import threading
+from contextlib import contextmanager
 
 from chatapp import metrics
 
@@ -25,6 +27,40 @@ SLOTS = 1 + (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") el
 POOL_NICENESS = 10
 
 _semaphores = {}
+
+# Calls that may wait for a slot, beyond the SLOTS running (BCRYPT_QUEUE_MAX; `configure`).
+QUEUE_MAX = 64
+_admitted = 0  # calls running or waiting now
+_admitted_lock = threading.Lock()
+
+
+class Busy(Exception):
+    """Every slot is taken and QUEUE_MAX calls already wait: try again shortly."""
+
+
+def configure(queue_max):
+    global QUEUE_MAX
+    QUEUE_MAX = max(0, int(queue_max))
+
+
+@contextmanager
+def _admission():
+    """Hold one place among the SLOTS + QUEUE_MAX calls allowed in; Busy when none is left.
+
+    A burst of logins beyond what the cores can hash answers at once instead of growing a
+    queue (and its memory and wait) without bound.
+    """
+    global _admitted
+    with _admitted_lock:
+        if _admitted >= SLOTS + QUEUE_MAX:
+            metrics.count_refusal("BCRYPT_QUEUE_MAX")
+            raise Busy()
+        _admitted += 1
+    try:
+        yield
+    finally:
+        with _admitted_lock:
+            _admitted -= 1
 
 
 def _patched(library, module):
@@ -63,7 +99,15 @@ def _at_low_priority(function, *args):
 
 
 def run_off_loop(function, *args):
-    """Call `function(*args)` in a real OS thread when a green event loop is running."""
+    """Call `function(*args)` in a real OS thread when a green event loop is running.
+
+    Raises Busy when SLOTS calls run and QUEUE_MAX wait already.
+    """
+    with _admission():
+        return _run(function, *args)
+
+
+def _run(function, *args):
     if _patched("eventlet", "socket"):
         from eventlet import tpool
 

@@ -68,6 +68,16 @@ class TooManyRequests(ApiError):
         self.retry_after = max(1, int(retry_after))
 
 
+class ServiceUnavailable(ApiError):
+    """The server is too busy to take this now; `retry_after` (seconds) as for TooManyRequests."""
+
+    status = 503
+
+    def __init__(self, message, retry_after=1):
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
 # Short, client-facing texts for the HTTP errors Werkzeug and extensions raise.
 HTTP_MESSAGES = {
     400: "Malformed request.",

@@ -10,6 +10,7 @@ from mongoengine import (
     DateTimeField,
     DictField,
     Document,
+    FloatField,
     IntField,
     ListField,
     ObjectIdField,
@@ -31,6 +32,10 @@ class User(Document):
     gender = StringField(required=True, choices=GENDERS)
     created_at = DateTimeField(db_field="createdAt", default=utc_now)
     updated_at = DateTimeField(db_field="updatedAt", default=utc_now)
+    # Set when the user ended their other sessions (chatapp/sessions.py): tokens issued before
+    # this time (seconds since the epoch) are refused, except the session named `keptSession`.
+    sessions_ended_at = FloatField(db_field="sessionsEndedAt")
+    kept_session = StringField(db_field="keptSession")
 
     meta = {"collection": "users", "strict": False}
 

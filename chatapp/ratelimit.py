@@ -32,7 +32,10 @@ log = logging.getLogger(__name__)
 EXTENSION = "chatapp.ratelimit"
 
 
-SETTINGS = ("SEND_RATE_LIMIT", "TYPING_RATE_LIMIT", "LOGIN_FAILURE_LIMIT", "REGISTER_LIMIT")
+SETTINGS = (
+    "SEND_RATE_LIMIT", "TYPING_RATE_LIMIT", "REGISTER_LIMIT",
+    "SOCKET_CONNECT_LIMIT",
+)
 # How often the in-memory counters drop expired entries, seconds.
 SWEEP_SECONDS = 1.0
 
@@ -111,6 +114,11 @@ def init_app(app):
                 ) from None
     storage = _storage(storage_uri(app.config), app.config.get("REDIS_TIMEOUT_MS", 1000) / 1000.0)
     app.extensions[EXTENSION] = FixedWindowRateLimiter(storage)
+
+
+def storage(app):
+    """The `limits` storage of this app's counters (for counters that are not limits)."""
+    return app.extensions[EXTENSION].storage
 
 
 @lru_cache(maxsize=32)

@@ -1,13 +1,16 @@
 """Password hashing and JWTs. Knows nothing of Flask's request."""
 
+import hashlib
+import secrets
 import time
-from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 
 import bcrypt
 import jwt
 
 from chatapp import caches
-from chatapp.concurrency import run_off_loop
+from chatapp.concurrency import Busy, run_off_loop
+from chatapp.errors import ServiceUnavailable
 
 # bcrypt reads at most 72 bytes; longer passwords are refused rather than silently truncated.
 BCRYPT_MAX_BYTES = 72
@@ -19,7 +22,7 @@ class InvalidToken(Exception):
 
 
 def hash_password(password, rounds):
-    return run_off_loop(_hash, password.encode(), rounds)
+    return _off_loop(_hash, password.encode(), rounds)
 
 
 def check_password(password, hashed):
@@ -28,26 +31,67 @@ def check_password(password, hashed):
     # Python's bcrypt refuses longer input instead. Registration here refuses them, so only
     # accounts made on the Node backend can have one.
     try:
-        return run_off_loop(
-            bcrypt.checkpw, password.encode()[:BCRYPT_MAX_BYTES], hashed.encode()
-        )
+        return _off_loop(bcrypt.checkpw, password.encode()[:BCRYPT_MAX_BYTES], hashed.encode())
     except ValueError:  # not a bcrypt hash at all
         return False
+
+
+def _off_loop(function, *args):
+    """bcrypt work, refused at once (503, Retry-After) when its queue is full."""
+    try:
+        return run_off_loop(function, *args)
+    except Busy:
+        raise ServiceUnavailable(
+            "The server is busy. Try again in a moment.", retry_after=1
+        ) from None
 
 
 def _hash(password_bytes, rounds):
     return bcrypt.hashpw(password_bytes, bcrypt.gensalt(rounds)).decode()
 
 
+class Claims(NamedTuple):
+    """What a verified token says: whose it is, which session, issued and expiring when."""
+
+    user_id: str
+    session_id: str  # the `jti`; for a Node-issued token (none), a digest of the token itself
+    issued_at: float  # seconds since the epoch (0 when the token has no `iat`)
+    expires_at: int
+    legacy: bool  # issued without a `jti` (by the Node backend)
+
+
 def create_token(user_id, secret, max_age_seconds):
-    """A token with the Node backend's claim (`userId`), so either backend accepts the other's."""
-    now = datetime.now(timezone.utc)
-    claims = {"userId": str(user_id), "iat": now, "exp": now + timedelta(seconds=max_age_seconds)}
+    """A token with the Node backend's claim (`userId`), so either backend accepts the other's,
+    plus a `jti` naming this login's session (what logout revokes).
+
+    `iat` and `exp` are whole seconds, `exp - iat` the lifetime, as jsonwebtoken writes them;
+    `iatMs` is the issue time in milliseconds, so "tokens issued before now" (a user ending
+    their other sessions) is exact within the second too.
+    """
+    now = time.time()
+    claims = {
+        "userId": str(user_id),
+        "iat": int(now),
+        "exp": int(now) + max_age_seconds,
+        "jti": secrets.token_urlsafe(16),
+        "iatMs": int(now * 1000),
+    }
     return jwt.encode(claims, secret, algorithm=JWT_ALGORITHM)
 
 
+def legacy_session_id(token):
+    """The session id of a token without `jti`: a digest, so revoking it stores no token."""
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+
+
 def decode_token(token, secret):
-    """The `userId` of a valid token; raises InvalidToken otherwise.
+    """The `userId` of a valid token; raises InvalidToken otherwise."""
+    return decode_claims(token, secret).user_id
+
+
+def decode_claims(token, secret):
+    """The Claims of a valid token; raises InvalidToken otherwise. (Whether its session was
+    ended since is `chatapp.sessions`' question.)
 
     Tokens that verified are remembered (chatapp.caches); once a token verified, the only check
     whose answer can change is expiry (a not-yet-valid `nbf` or `iat` fails and is never
@@ -58,16 +102,16 @@ def decode_token(token, secret):
     key = (secret, token)
     with caches.lock:
         known = caches.verified_tokens.get(key)
-    if known is not None and time.time() < known[1]:
-        return known[0]
-    user_id, expires_at = _verify(token, secret)
+    if known is not None and time.time() < known.expires_at:
+        return known
+    claims = _verify(token, secret)
     with caches.lock:
-        caches.verified_tokens[key] = (user_id, expires_at)
-    return user_id
+        caches.verified_tokens[key] = claims
+    return claims
 
 
 def _verify(token, secret):
-    """PyJWT's full check: the token's (userId, exp); raises InvalidToken."""
+    """PyJWT's full check: the token's Claims; raises InvalidToken."""
     try:
         claims = jwt.decode(
             token, secret, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "userId"]}
@@ -77,4 +121,19 @@ def _verify(token, secret):
     user_id = claims["userId"]
     if not isinstance(user_id, str):
         raise InvalidToken("userId claim is not a string")
-    return user_id, int(claims["exp"])  # as PyJWT reads it
+    jti = claims.get("jti")
+    if jti is not None and (not isinstance(jti, str) or not 8 <= len(jti) <= 64):
+        raise InvalidToken("jti claim is not a short string")
+    issued_at = claims.get("iat", 0)
+    if isinstance(issued_at, bool) or not isinstance(issued_at, (int, float)):
+        raise InvalidToken("iat claim is not a number")
+    issued_ms = claims.get("iatMs")
+    if type(issued_ms) is int and int(issued_at) == issued_ms // 1000:
+        issued_at = issued_ms / 1000  # ours: the same second, to the millisecond
+    return Claims(
+        user_id=user_id,
+        session_id=jti if jti is not None else legacy_session_id(token),
+        issued_at=float(issued_at),
+        expires_at=int(claims["exp"]),  # as PyJWT reads it
+        legacy=jti is None,
+    )

@@ -51,7 +51,6 @@ def servers(redis_url, tmp_path):
             "MONGO_URI": "",
             "REDIS_URL": redis_url,
             "PRESENCE_HEARTBEAT_SECONDS": str(HEARTBEAT),
-            "LOGIN_FAILURE_LIMIT": "",
             **env,
         })
         started.append(server)
@@ -144,7 +143,7 @@ def test_users_of_a_killed_server_go_offline_within_the_heartbeat_bound(servers,
 
 
 def test_failed_logins_count_against_one_budget_on_every_server(servers):
-    env = {"LOGIN_FAILURE_LIMIT": "3 per minute"}
+    env = {"LOGIN_FREE_FAILURES": "3"}  # per (username, address): one address here
     one, two = servers("one", **env), servers("two", **env)
     body = {"username": "somebody", "password": "wrong guess"}
     statuses = [

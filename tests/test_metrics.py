@@ -151,9 +151,9 @@ def test_a_refused_login_shows_in_the_refusals(app, api, client):
     before = scrape(client)
     statuses = [api.login(client, username, "wrong password").status_code for _ in range(6)]
     after = scrape(client)
-    assert statuses == [400] * 5 + [429]  # TestConfig: 5 failures a minute
+    assert statuses == [400] * 5 + [429]  # TestConfig: 5 free failures, then waits
     assert grew(before, after, "chatapp_rate_limit_refusals_total",
-                limit="login_failure_limit") == 1
+                limit="login_throttle") == 1
 
 
 def test_refused_sends_are_counted_by_their_limit(make_app):
@@ -289,3 +289,15 @@ def test_a_request_refused_before_its_view_is_timed_too(client, monkeypatch):
     assert grew(before, after, "chatapp_http_request_duration_seconds_count",
                 route="/api/v1/user/", method="GET") == 1
     # /metrics itself answered all along: it needs no database.
+
+
+def test_a_login_refused_for_a_full_hashing_queue_is_counted(app, api, client, monkeypatch):
+    from chatapp import concurrency
+
+    api.register(username="queued")
+    monkeypatch.setattr(concurrency, "SLOTS", 0)  # no hashing thread free, no place to wait
+    monkeypatch.setattr(concurrency, "QUEUE_MAX", 0)
+    before = scrape(client)
+    assert api.login(client, "queued").status_code == 503
+    after = scrape(client)
+    assert grew(before, after, "chatapp_rate_limit_refusals_total", limit="bcrypt_queue_max") == 1

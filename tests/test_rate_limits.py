@@ -66,7 +66,7 @@ def test_the_429_is_readable_by_browsers(app, api):
 
 
 @pytest.mark.parametrize(
-    "setting", ["SEND_RATE_LIMIT", "TYPING_RATE_LIMIT", "LOGIN_FAILURE_LIMIT", "REGISTER_LIMIT"]
+    "setting", ["SEND_RATE_LIMIT", "TYPING_RATE_LIMIT", "REGISTER_LIMIT", "SOCKET_CONNECT_LIMIT"]
 )
 def test_a_limit_that_does_not_parse_stops_the_start(setting):
     from chatapp.app import create_app

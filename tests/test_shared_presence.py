@@ -76,7 +76,7 @@ def test_redis_url_must_be_a_redis_url():
 
 def test_two_apps_on_one_redis_share_the_failed_login_budget(make_app, redis_url):
     # RATELIMIT_STORAGE_URI left empty: it follows REDIS_URL.
-    apps = [make_app(REDIS_URL=redis_url, LOGIN_FAILURE_LIMIT="2 per minute") for _ in range(2)]
+    apps = [make_app(REDIS_URL=redis_url, LOGIN_FREE_FAILURES=2) for _ in range(2)]
     body = {"username": "somebody", "password": "wrong guess"}
     statuses = [app.test_client().post("/api/v1/user/login", json=body).status_code
                 for app in (apps[0], apps[1], apps[0])]

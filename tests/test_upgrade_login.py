@@ -1,5 +1,9 @@
 """The unmodified React client's socket: no cookie on its polling connect, the cookie on its
-WebSocket upgrade. The socket waits unseen until that upgrade proves the user it claimed."""
+WebSocket upgrade. The socket waits unseen until that upgrade proves the user it claimed.
+
+Here the admission logic, called as Engine.IO calls it once it accepted an upgrade; the real
+upgrade path (Origin, probe, attacker pages) is driven on a live server in
+tests/test_upgrade_attacks.py."""
 
 import time
 
@@ -9,19 +13,27 @@ from werkzeug.test import EnvironBuilder
 from chatapp import auth
 from chatapp.extensions import socketio
 from chatapp.realtime import upgrade_login
-from chatapp.realtime.upgrade_login import UpgradeAuthenticator, UpgradeLogin, websocket_upgrade
+from chatapp.realtime.upgrade_login import UpgradeAuthenticator, UpgradeLogin
 from tests.helpers.chat import received, send
 
 
-def upgrade(app, socket, token):
-    """What a browser's WebSocket upgrade of `socket`'s Engine.IO session sends the server."""
-    environ = EnvironBuilder(
+def upgrade_environ(eio_sid, token, origin=None):
+    """What a browser's WebSocket upgrade of session `eio_sid` sends the server."""
+    headers = {"Upgrade": "websocket", "Connection": "Upgrade", "Cookie": f"token={token}"}
+    if origin:
+        headers["Origin"] = origin
+    return EnvironBuilder(
         path="/socket.io/",
-        query_string={"EIO": "4", "transport": "websocket", "sid": socket.eio_sid},
-        headers={"Upgrade": "websocket", "Connection": "Upgrade", "Cookie": f"token={token}"},
+        query_string={"EIO": "4", "transport": "websocket", "sid": eio_sid},
+        headers=headers,
     ).get_environ()
-    # Engine.IO then answers the test client's (unreal) session with an error: not the point.
-    app.wsgi_app(environ, lambda status, headers, exc_info=None: None)
+
+
+def upgrade(app, socket, token, origin=None):
+    """Engine.IO accepted the WebSocket upgrade of `socket`'s session, which carried `token`
+    (the test client's sessions are not real Engine.IO sessions: its acceptance is simulated)."""
+    handler = socketio.server.namespace_handlers["/"]
+    handler.upgrades.accepted(socket.eio_sid, upgrade_environ(socket.eio_sid, token, origin))
 
 
 def react_socket(connect, user):
@@ -85,21 +97,34 @@ def test_the_upgrade_of_a_socket_that_connected_with_a_token_is_not_kept():
     assert upgrades.wait_for_upgrade("eio1", "sid2", claimed="bob") is None
 
 
-def test_only_websocket_upgrades_of_a_session_are_looked_at():
-    def environ(**kw):
-        return EnvironBuilder(**kw).get_environ()
+def test_an_upgrade_to_a_made_up_session_leaves_no_entry(app, api):
+    """Engine.IO refuses it (unknown session) before anything of it is remembered."""
+    alice, _ = api.user()
+    statuses = []
+    for n in range(50):
+        environ = upgrade_environ(f"made-up-{n}", alice.get_cookie("token").value)
+        app.wsgi_app(environ, lambda status, headers, exc_info=None: statuses.append(status))
+    assert all(status.startswith("400") for status in statuses)
+    assert socketio.server.namespace_handlers["/"].upgrades.sessions.waiting_identities() == 0
 
-    upgrade_headers = {"Upgrade": "websocket", "Connection": "Upgrade"}
-    assert websocket_upgrade(environ(
-        path="/socket.io/", query_string="EIO=4&transport=websocket&sid=abc", headers=upgrade_headers,
-    )) == "abc"
-    assert websocket_upgrade(environ(  # a polling request
-        path="/socket.io/", query_string="EIO=4&transport=polling&sid=abc")) is None
-    assert websocket_upgrade(environ(  # a websocket without a session: its connect has the cookie
-        path="/socket.io/", query_string="EIO=4&transport=websocket", headers=upgrade_headers)) is None
-    assert websocket_upgrade(environ(
-        path="/api/v1/user/", query_string="transport=websocket&sid=abc", headers=upgrade_headers,
-    )) is None
+
+def test_the_identities_waiting_for_their_connect_are_bounded(monkeypatch):
+    monkeypatch.setattr(upgrade_login, "UPGRADE_MEMORY_MAX", 100)
+    upgrades = UpgradeAuthenticator()
+    for n in range(1000):
+        upgrades.upgraded(f"eio{n}", "bob", connected=lambda: None)
+    assert upgrades.waiting_identities() <= 100
+    assert upgrades.wait_for_upgrade("eio999", "sid", claimed="bob") == "bob"  # the newest kept
+
+
+def test_an_upgrade_from_a_page_outside_the_allowed_origins_admits_nothing(app, api, connect):
+    """Defence in depth: even told that Engine.IO accepted it, a bad Origin proves nothing."""
+    bob, bob_user = api.user()
+    socket = react_socket(connect, bob_user)
+    upgrade(app, socket, bob.get_cookie("token").value, origin="http://localhost:6666")
+    assert socket.get_received() == []
+    upgrade(app, socket, bob.get_cookie("token").value, origin="http://localhost:5173")
+    assert received(socket, "getOnlineUsers") == [[bob_user["_id"]]]
 
 
 def test_the_server_uses_it(app):
@@ -115,6 +140,6 @@ def test_an_upgrade_whose_check_fails_leaves_the_socket_waiting(app, api, connec
     def database_down(*args, **kwargs):
         raise RuntimeError("database unreachable")
 
-    monkeypatch.setattr(auth, "authenticate", database_down)
+    monkeypatch.setattr(auth, "authenticate_claims", database_down)
     upgrade(app, socket, bob.get_cookie("token").value)  # no exception escapes
     assert socket.is_connected() and socket.get_received() == []

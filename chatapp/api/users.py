@@ -2,22 +2,25 @@
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from chatapp import ratelimit, security, serializers
+from chatapp import login_throttle, ratelimit, security, serializers
 from chatapp.api import NEXT_PAGE_HEADER, json_body, parse_limit
 from chatapp.api.auth import login_required
-from chatapp.auth import TOKEN_COOKIE
+from chatapp.auth import TOKEN_COOKIE, find_token
 from chatapp.errors import InvalidInput
-from chatapp.services import users
+from chatapp.services import sessions, users
 
 blueprint = Blueprint("users", __name__, url_prefix="/api/v1/user")
 
 
-def _login_limit_key(body):
-    """Failed logins are counted per username, whatever address they come from."""
-    username = body.get("username")
-    if isinstance(username, str) and username.strip():
-        return "login:" + username.strip().lower()
-    return "login-addr:" + (request.remote_addr or "unknown")
+def init_app(app):
+    """This app's failed-login counters (chatapp/login_throttle.py), from its settings."""
+    config = app.config
+    app.extensions["chatapp.login_throttle"] = login_throttle.LoginThrottle(
+        ratelimit.storage(app),
+        free=config["LOGIN_FREE_FAILURES"],
+        free_per_address=config["LOGIN_FREE_FAILURES_PER_ADDRESS"],
+        max_delay=config["LOGIN_MAX_DELAY_SECONDS"],
+    )
 
 
 @blueprint.post("/register")
@@ -42,10 +45,14 @@ def register():
 def login():
     """Check credentials; answer the user and set the `token` cookie."""
     body = json_body()
-    # After LOGIN_FAILURE_LIMIT failures for a username even the right password waits (429):
-    # that is what stops guessing. Only failures count.
-    limit_key = _login_limit_key(body)
-    ratelimit.check_not_exhausted("LOGIN_FAILURE_LIMIT", limit_key, "failed logins")
+    # Failures count per (username, this address) and per address, never per username alone:
+    # a stranger failing on purpose slows only themselves. Past the free tries even the right
+    # password waits (429), which is what stops guessing. The username becomes part of a key
+    # only once it is known to be a short, plain string.
+    throttle = current_app.extensions["chatapp.login_throttle"]
+    address = request.remote_addr or "unknown"
+    username = users.login_username(body.get("username"))
+    throttle.check(username, address)
     try:
         user = users.log_in(
             body.get("username"),
@@ -53,8 +60,9 @@ def login():
             bcrypt_rounds=current_app.config["BCRYPT_ROUNDS"],
         )
     except InvalidInput:
-        ratelimit.count("LOGIN_FAILURE_LIMIT", limit_key)
+        throttle.failed(username, address)
         raise
+    throttle.succeeded(username, address)
     config = current_app.config
     token = security.create_token(user.id, config["JWT_SECRET_KEY"], config["TOKEN_MAX_AGE_SECONDS"])
     response = jsonify(serializers.logged_in_user(user.to_mongo()))
@@ -72,7 +80,11 @@ def login():
 
 @blueprint.route("/logout", methods=["GET", "POST"])
 def logout():
-    """Clear the `token` cookie."""
+    """End this session (its token is refused from now on, its sockets closed) and clear the
+    `token` cookie."""
+    token = find_token(cookies=request.cookies, authorization=request.headers.get("Authorization"))
+    if token:
+        sessions.log_out(token)
     response = jsonify({"message": "logged out successfully."})
     response.delete_cookie(
         TOKEN_COOKIE,
@@ -82,6 +94,14 @@ def logout():
         secure=current_app.config["COOKIE_SECURE"],
     )
     return response
+
+
+@blueprint.post("/logout-others")
+@login_required
+def logout_others():
+    """End every other session of the caller (other tabs, devices); this one stays."""
+    sessions.end_other_sessions(g.user_id, g.token)
+    return jsonify({"message": "Other sessions ended.", "success": True})
 
 
 @blueprint.get("/")

@@ -9,6 +9,11 @@ from chatapp.extensions import socketio
 
 NAMESPACE = "/"
 
+# The events a client may send; any other name (connect, disconnect, a handler's internals, a
+# number) never reaches a handler (`packets.ChatPacket` renames it to IGNORED_EVENT).
+CLIENT_EVENTS = frozenset({"sendMessage", "typing", "markRead"})
+IGNORED_EVENT = "\x00ignored"
+
 
 # The room of every authenticated socket: presence lists go to it, not to sockets still waiting
 # to prove who they are (`upgrade_login`).

@@ -14,19 +14,23 @@ from flask_socketio import ConnectionRefusedError, Namespace
 
 from chatapp import auth, db, metrics, ratelimit, validation
 from chatapp.errors import InvalidInput, NotAuthenticated, client_error
-from chatapp.realtime import cluster, events, socket_log
+from chatapp.realtime import cluster, events, guard, socket_log, websocket
 from chatapp.realtime.presence import PresenceBroadcaster
-from chatapp.realtime.upgrade_login import UpgradeLogin, UpgradeMiddleware
+from chatapp.realtime.socket_sessions import socket_sessions
+from chatapp.realtime.upgrade_login import UpgradeLogin
 from chatapp.services import conversations, messages, typing_indicators
+from chatapp.services.sessions import SESSIONS
 from chatapp.services.users import user_exists
+from chatapp.sessions import SESSION_ENDED
 from chatapp.validation import is_object_id
 
 log = logging.getLogger(__name__)
 
 
 def identify(auth_payload):
-    """The user id a connecting socket may act as, or None when it must wait for the cookie of
-    its WebSocket upgrade (no token, but a `userId` query); raises ConnectionRefusedError."""
+    """(user id, Claims of its token) a connecting socket may act as, or None when it must wait
+    for the cookie of its WebSocket upgrade (no token, but a `userId` query); raises
+    ConnectionRefusedError. Claims are None only for the development-only trust of `userId`."""
     config = current_app.config
     claimed = request.args.get("userId") or None
     token = auth.find_token(
@@ -37,17 +41,19 @@ def identify(auth_payload):
     if token is None and claimed and config["SOCKET_TRUST_QUERY_USER_ID"]:
         # Development-only escape hatch for an unmodified React client (warned about at start).
         if is_object_id(claimed) and user_exists(claimed):
-            return claimed
+            return claimed, None
         raise ConnectionRefusedError("unknown userId")
     if token is None and claimed and is_object_id(claimed):
         return None
     try:
-        user_id = auth.authenticate(token, config["JWT_SECRET_KEY"])
+        claims = auth.authenticate_claims(
+            token, config["JWT_SECRET_KEY"], sessions=current_app.extensions[SESSIONS]
+        )
     except NotAuthenticated as error:
         raise ConnectionRefusedError(f"authentication failed: {error.message}") from None
-    if claimed is not None and claimed != user_id:
+    if claimed is not None and claimed != claims.user_id:
         raise ConnectionRefusedError("userId does not match the authenticated user")
-    return user_id
+    return claims.user_id, claims
 
 
 def socket_error(error):
@@ -83,6 +89,10 @@ def current_user_id(*, still_exists=False):
     user_id = current_app.extensions[cluster.PRESENCE].user_of(request.sid)
     if user_id is None or (still_exists and not user_exists(user_id)):
         raise NotAuthenticated(auth.NOT_AUTHENTICATED)
+    claims = socket_sessions.claims(request.sid)
+    if claims is not None and not current_app.extensions[SESSIONS].is_live(claims):
+        # Logged out or expired: refused now; the sweep disconnects the socket.
+        raise NotAuthenticated(SESSION_ENDED)
     return user_id
 
 
@@ -96,23 +106,52 @@ class ChatNamespace(Namespace):
         super().__init__(namespace)
         self.presence = presence
         self.broadcaster = broadcaster
+        self.app = app
         self.upgrades = UpgradeLogin(self, app)
+        self.gate = guard.AddressGate(app.config["SOCKET_PENDING_PER_ADDRESS"])
+        self._sweeping = False
+
+    def trigger_event(self, event, *args):
+        """Only the lifecycle events the server raises and the documented client events reach a
+        handler (`packets.ChatPacket` already renamed any other event a client sent)."""
+        if event in ("connect", "disconnect") or event in events.CLIENT_EVENTS:
+            return super().trigger_event(event, *args)
+        return self.socketio.server.not_handled  # no handler, and no ack
 
     @socket_log.connect
     def on_connect(self, auth=None):
         sid = request.sid
-        user_id = identify(auth)
-        if user_id is None:
+        identity = identify(auth)
+        if identity is None:
             claimed = request.args["userId"]
-            user_id = self.upgrades.wait(sid, claimed)
-            if user_id is None:  # pending: nothing to see until the upgrade's cookie proves it
+            claims = self.upgrades.wait(sid, claimed)
+            if claims is None:  # pending: nothing to see until the upgrade's cookie proves it
                 return
-            if user_id != claimed:
+            if claims.user_id != claimed:
                 raise ConnectionRefusedError("userId does not match the authenticated user")
-        self.admit(user_id, sid)
+            identity = claims.user_id, claims
+        self.admit(*identity, sid)
 
-    def admit(self, user_id, sid):
-        """Socket `sid` is `user_id`'s: it joins their room and is online."""
+    def admit(self, user_id, claims, sid):
+        """Socket `sid` is `user_id`'s (signed in with a token of these Claims): it joins their
+        room and is online.
+
+        Raises ConnectionRefusedError when the user already has SOCKETS_PER_USER_MAX sockets
+        open or opened SOCKET_CONNECT_LIMIT of them lately: counted here, on sockets that proved
+        who they are, never on a pending socket's claim (which would let anyone lock a victim
+        out), so one account cannot make everyone's online list churn.
+        """
+        most = self.app.config["SOCKETS_PER_USER_MAX"]  # 0: no cap
+        # Counted in this worker: with several, each holds its own sockets.
+        if most and self.presence.socket_count(user_id) >= most:
+            raise ConnectionRefusedError("too many open sockets for this user")
+        if not ratelimit.allowed("SOCKET_CONNECT_LIMIT", user_id):
+            raise ConnectionRefusedError("too many connections for this user; try again later")
+        eio_sid = self.socketio.server.manager.eio_sid_from_sid(sid, self.namespace)
+        if eio_sid is not None:
+            self.gate.signed_in(eio_sid)
+        socket_sessions.add(sid, claims)
+        self._start_sweep()
         self.socketio.server.enter_room(sid, events.user_room(user_id), namespace=self.namespace)
         self.socketio.server.enter_room(sid, events.SIGNED_IN_ROOM, namespace=self.namespace)
         # Started with the first socket: only a worker with sockets has anyone to tell.
@@ -127,9 +166,36 @@ class ChatNamespace(Namespace):
     @socket_log.disconnect
     def on_disconnect(self, reason=None):
         self.upgrades.forget(request.sid)
+        socket_sessions.remove(request.sid)
         _, went_offline = self.presence.remove(request.sid)
         if went_offline:
             self.broadcaster.changed()
+
+    def disconnect_ended(self, user_id, session_id=None, keep=None):
+        """Sessions of `user_id` ended (chatapp/sessions.py): close their sockets here."""
+        for sid in socket_sessions.sids_ended(user_id, session_id, keep):
+            self.socketio.server.disconnect(sid, namespace=self.namespace)
+
+    def _start_sweep(self):
+        if not self._sweeping:
+            self._sweeping = True
+            self.socketio.start_background_task(self._sweep)
+
+    def _sweep(self):
+        """While signed-in sockets are open: every SESSION_SWEEP_SECONDS, disconnect those whose
+        token expired or whose session ended (in another process too, through a shared store)."""
+        sessions = self.app.extensions[SESSIONS]
+        try:
+            while len(socket_sessions):
+                self.socketio.sleep(self.app.config["SESSION_SWEEP_SECONDS"])
+                with self.app.app_context():
+                    for sid in socket_sessions.sids_not_live(sessions.is_live):
+                        log.info("Disconnecting socket %s: its session expired or ended", sid)
+                        self.socketio.server.disconnect(sid, namespace=self.namespace)
+        except Exception:
+            log.exception("Session sweep failed; it restarts with the next socket")
+        finally:
+            self._sweeping = False
 
     # Handlers with an ack return its body; an exception's ack comes from `socket_error`.
     def on_sendMessage(self, *args):
@@ -195,6 +261,7 @@ def origin_checker(allowed_origins):
 def init_app(app, socketio):
     """Register the namespace and wire presence broadcasts to this app's Socket.IO server."""
     presence = cluster.presence_for(app)
+    socket_sessions.clear()
     broadcaster = PresenceBroadcaster(
         presence,
         send=events.emit_online_users,
@@ -206,8 +273,12 @@ def init_app(app, socketio):
     namespace = ChatNamespace(events.NAMESPACE, presence, broadcaster, app)
     socketio.on_namespace(namespace)
     socketio.on_error_default(socket_error)
-    # Outside Flask-SocketIO's middleware, so it sees each upgrade before Engine.IO handles it.
-    app.wsgi_app = UpgradeMiddleware(app.wsgi_app, namespace.upgrades.upgraded)
+    namespace.upgrades.origin_allowed = socketio.server.eio.cors_allowed_origins
+    guard.install(socketio.server, namespace.gate, events.NAMESPACE,
+                  on_closed=namespace.upgrades.session_closed)
+    app.extensions[SESSIONS].on_ended(namespace.disconnect_ended)
+    # Upgrades are seen once Engine.IO accepted them, never before (`upgrade_login`).
+    websocket.install(socketio.server.eio, on_upgraded=namespace.upgrades.accepted)
     if app.config["SOCKET_TRUST_QUERY_USER_ID"]:
         log.warning(
             "SOCKET_TRUST_QUERY_USER_ID is on: sockets without a token may connect as any "

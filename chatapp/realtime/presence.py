@@ -50,6 +50,11 @@ class Presence:
         with self._lock:
             return self._user_by_socket.get(sid)
 
+    def socket_count(self, user_id):
+        """How many sockets of `user_id` are open (signed in) in this process."""
+        with self._lock:
+            return len(self._sockets_by_user.get(user_id, ()))
+
     def online_user_ids(self):
         with self._lock:
             return list(self._sockets_by_user)

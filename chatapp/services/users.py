@@ -14,6 +14,8 @@ from chatapp.models import GENDERS, User
 from chatapp.validation import object_id, string_field
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@+-]{3,64}$")
+# What a login may name: up to the same length, no control characters (see login_username).
+LOGIN_USERNAME_PATTERN = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
 FULL_NAME_MAX = 100
 PASSWORD_MIN_LENGTH = 8  # for new passwords; accounts made with shorter ones still log in
 SEARCH_MAX_LENGTH = 64  # a prefix longer than any username or full name finds nothing anyway
@@ -80,12 +82,30 @@ def register_user(
     return user
 
 
+def login_username(username):
+    """`username` as a login may name it (stripped), or None when no account can have it.
+
+    Accounts made here match USERNAME_PATTERN; the Node backend's may hold other characters, so
+    a login accepts any printable text up to the same length. Checked before the name is used
+    as a key anywhere (failed-login counters), so a 60 kB name costs nothing to remember.
+    """
+    if not isinstance(username, str):
+        return None
+    username = username.strip()
+    if not LOGIN_USERNAME_PATTERN.fullmatch(username):
+        return None
+    return username
+
+
 def log_in(username, password, *, bcrypt_rounds):
     """The User whose credentials these are; one message for unknown user and wrong password."""
     string_field(username, "username", required=False)
     string_field(password, "password", required=False)
     if not username or not password:
         raise InvalidInput(ALL_FIELDS_REQUIRED)
+    # Checked before anything else sees the name (failed-login counters key on it).
+    if login_username(username) is None:
+        raise InvalidInput(BAD_CREDENTIALS)
     # No length check here: an account the Node backend made with a password over 72 bytes
     # logs in with it (security.check_password compares the first 72 bytes, as bcryptjs did).
     user = _find_by_username(username)

@@ -35,7 +35,6 @@ class LiveServer:
             "ASYNC_MODE": worker,
             "JWT_SECRET_KEY": TEST_SECRET,
             "BCRYPT_ROUNDS": "4",
-            "LOGIN_FAILURE_LIMIT": "",
             "REGISTER_LIMIT": "",
             "MONGO_URI": os.environ.get("TEST_MONGO_URI", ""),
             # Never a developer's real database, should TEST_MONGO_URI name no database.
