@@ -114,6 +114,27 @@ class Config:
     # (after ProxyFix); everyone else gets a 404.
     METRICS_ALLOWED_NETWORKS = _env_list("METRICS_ALLOWED_NETWORKS", ("127.0.0.0/8", "::1"))
 
+    # Edits, deletions, reactions, blocks, profiles and search (docs/api.md).
+    # How long after sending a message its sender may edit it, seconds; 0: no limit.
+    EDIT_WINDOW_SECONDS = _env_int("EDIT_WINDOW_SECONDS", 0)
+    # Edits and deletions together, reactions added or removed, searches, profile and password
+    # changes with blocks and unblocks: per user, over HTTP and Socket.IO.
+    EDIT_RATE_LIMIT = os.environ.get("EDIT_RATE_LIMIT", "5 per second;60 per minute")
+    REACTION_RATE_LIMIT = os.environ.get("REACTION_RATE_LIMIT", "10 per second;120 per minute")
+    SEARCH_RATE_LIMIT = os.environ.get("SEARCH_RATE_LIMIT", "2 per second;30 per minute")
+    PROFILE_RATE_LIMIT = os.environ.get("PROFILE_RATE_LIMIT", "10 per minute")
+    # Wrong current passwords in password changes, per user; beyond it even the right one waits.
+    PASSWORD_FAILURE_LIMIT = os.environ.get("PASSWORD_FAILURE_LIMIT", "5 per 15 minutes")
+    # Different emojis one message may carry (each from any number of people).
+    REACTION_MAX_DISTINCT = _env_int("REACTION_MAX_DISTINCT", 20)
+    # Users one person may block.
+    BLOCK_MAX = _env_int("BLOCK_MAX", 1000)
+    # One search request reads at most this many of the caller's newest messages (older than
+    # `before`); beyond them it answers with a cursor to continue from.
+    SEARCH_SCAN_LIMIT = _env_int("SEARCH_SCAN_LIMIT", 5000)
+    SEARCH_PAGE_SIZE = _env_int("SEARCH_PAGE_SIZE", 20)
+    SEARCH_MAX_PAGE_SIZE = _env_int("SEARCH_MAX_PAGE_SIZE", 50)
+
     # Sockets (docs/security.md): Engine.IO sessions from one client address that have
     # not signed in yet (beyond it, new ones are refused); sockets one user may have open at
     # once, and open per minute (signed-in sockets only; 0 and "" disable them).
@@ -152,6 +173,9 @@ class TestConfig(Config):
     REGISTER_LIMIT = ""
     ASYNC_MODE = "threading"
     PRESENCE_BROADCAST_WINDOW_MS = 0
+    # Tests that exercise these limits set their own.
+    EDIT_RATE_LIMIT = REACTION_RATE_LIMIT = SEARCH_RATE_LIMIT = PROFILE_RATE_LIMIT = ""
+
     # The suite runs a second time on a real Redis when TEST_REDIS_URL is set (CI does).
     REDIS_URL = os.environ.get("TEST_REDIS_URL", "").strip()
     RATELIMIT_STORAGE_URI = ""

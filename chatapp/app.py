@@ -65,6 +65,7 @@ def register_blueprints(app):
         conversations, health, messages, openapi, refuse_non_json_bodies, refuse_unstorable_query,
         users, web,
     )
+    from chatapp.api import message_actions, profiles, search
 
     app.before_request(refuse_non_json_bodies)  # 415: no form can change state cross-site
     app.before_request(refuse_unstorable_query)  # 400: a NUL in ?q= is no database error
@@ -74,6 +75,8 @@ def register_blueprints(app):
     app.register_blueprint(conversations.blueprint)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(openapi.blueprint)
+    for feature in (message_actions, search, profiles):  # docs/api.md
+        app.register_blueprint(feature.blueprint)
     if app.config["ENV_NAME"] != "production":
         app.register_blueprint(web.blueprint)  # the demo client at `/`: development only
 

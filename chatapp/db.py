@@ -10,11 +10,11 @@ from pymongo.errors import ConnectionFailure
 
 from chatapp import metrics
 from chatapp.errors import Unavailable
-from chatapp.models import Conversation, Message, MessageKey, User
+from chatapp.models import Block, Conversation, Message, MessageKey, Reaction, User
 
 log = logging.getLogger(__name__)
 
-DOCUMENTS = (User, Conversation, Message, MessageKey)
+DOCUMENTS = (User, Conversation, Message, MessageKey, Reaction, Block)
 
 
 # Whether this process has made sure every index exists on the current database. Requests wait

@@ -7,6 +7,7 @@ without error.
 """
 
 from mongoengine import (
+    BooleanField,
     DateTimeField,
     DictField,
     Document,
@@ -116,6 +117,11 @@ class Message(Document):
     client_message_id = StringField(db_field="clientMessageId")
     created_at = DateTimeField(db_field="createdAt", default=utc_now)
     updated_at = DateTimeField(db_field="updatedAt", default=utc_now)
+    # Set by services.message_edits: the last edit, and the deletion (text emptied: a tombstone).
+    edited_at = DateTimeField(db_field="editedAt")
+    deleted_at = DateTimeField(db_field="deletedAt")
+    # True once anyone reacted (never unset): history looks up reactions only for these.
+    has_reactions = BooleanField(db_field="hasReactions")
 
     meta = {
         "collection": "messages",
@@ -150,3 +156,47 @@ class MessageKey(Document):
     created_at = DateTimeField(db_field="createdAt", default=utc_now)
 
     meta = {"collection": "message_keys", "strict": False}
+
+
+class Reaction(Document):
+    """One user's one emoji on one message (services.reactions).
+
+    The `_id` is "<messageId>:<userId>:<emoji>", so the database itself refuses a second copy,
+    even from two racing requests, on every server (FerretDB's updates are not atomic; an insert
+    with a duplicate `_id` always fails).
+    """
+
+    id = StringField(primary_key=True)
+    message_id = ObjectIdField(db_field="messageId", required=True)
+    conversation_id = ObjectIdField(db_field="conversationId")
+    user_id = ObjectIdField(db_field="userId", required=True)
+    emoji = StringField(required=True)
+    created_at = DateTimeField(db_field="createdAt", default=utc_now)
+    # An ObjectId made when reacting: the order of reactions, even within one millisecond.
+    seq = ObjectIdField(required=True)
+
+    meta = {
+        "collection": "reactions",
+        "strict": False,
+        "indexes": [{"fields": ["message_id", "seq"]}],
+    }
+
+
+class Block(Document):
+    """`blocker_id` blocked `blocked_id` (services.blocks); `_id` is "<blockerId>:<blockedId>"."""
+
+    id = StringField(primary_key=True)
+    blocker_id = ObjectIdField(db_field="blockerId", required=True)
+    blocked_id = ObjectIdField(db_field="blockedId", required=True)
+    created_at = DateTimeField(db_field="createdAt", default=utc_now)
+    # An ObjectId made at blocking: orders the list newest first, even within one millisecond.
+    seq = ObjectIdField(required=True)
+
+    meta = {
+        "collection": "blocks",
+        "strict": False,
+        "indexes": [
+            {"fields": ["blocker_id", "-seq"]},  # the blocker's list, newest first
+            {"fields": ["blocked_id"]},  # who blocked this user (presence filtering)
+        ],
+    }

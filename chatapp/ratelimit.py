@@ -35,6 +35,8 @@ EXTENSION = "chatapp.ratelimit"
 SETTINGS = (
     "SEND_RATE_LIMIT", "TYPING_RATE_LIMIT", "REGISTER_LIMIT",
     "SOCKET_CONNECT_LIMIT",
+    "EDIT_RATE_LIMIT", "REACTION_RATE_LIMIT", "SEARCH_RATE_LIMIT", "PROFILE_RATE_LIMIT",
+    "PASSWORD_FAILURE_LIMIT",
 )
 # How often the in-memory counters drop expired entries, seconds.
 SWEEP_SECONDS = 1.0

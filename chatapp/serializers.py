@@ -43,19 +43,29 @@ def message(doc):
     }
     if doc.get("clientMessageId") is not None:
         body["clientMessageId"] = doc["clientMessageId"]
+    _edits(doc, body)
     return body
+
+
+def _edits(doc, body):
+    """`editedAt` and `deletedAt` (services.message_edits), present only once set."""
+    for key in ("editedAt", "deletedAt"):
+        if doc.get(key) is not None:
+            body[key] = to_iso(doc[key])
 
 
 def message_summary(summary):
     """A conversation's `lastMessage` summary: the newest message, text cut at 200 characters."""
     if not summary:
         return None
-    return {
+    body = {
         "_id": _id(summary.get("_id")),
         "senderId": _id(summary.get("senderId")),
         "message": summary.get("message"),
         "createdAt": to_iso(summary.get("createdAt")),
     }
+    _edits(summary, body)
+    return body
 
 
 def conversation(doc, participant, viewer_id):

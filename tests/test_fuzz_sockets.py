@@ -37,6 +37,12 @@ def ack_validator(name):
 
 
 ACKS = {"sendMessage": ack_validator("SendMessageAck"), "markRead": ack_validator("MarkReadAck")}
+# Edits and reactions (docs/api.md; fuzzed in tests/test_fuzz_feature_sockets.py).
+ACKS.update(
+    editMessage=ack_validator("EditMessageAck"),
+    deleteMessage=ack_validator("DeleteMessageAck"),
+    react=ack_validator("ReactAck"),
+)
 
 # Text as clients may send it, lone surrogates and NUL included.
 texts = st.text(st.characters(codec=None, exclude_categories=()), max_size=30) | st.sampled_from(

@@ -11,7 +11,10 @@ NAMESPACE = "/"
 
 # The events a client may send; any other name (connect, disconnect, a handler's internals, a
 # number) never reaches a handler (`packets.ChatPacket` renames it to IGNORED_EVENT).
-CLIENT_EVENTS = frozenset({"sendMessage", "typing", "markRead"})
+CLIENT_EVENTS = frozenset({
+    "sendMessage", "typing", "markRead",
+    "editMessage", "deleteMessage", "react",  # docs/api.md
+})
 IGNORED_EVENT = "\x00ignored"
 
 
@@ -67,4 +70,47 @@ def emit_online_users(user_ids, to=None, skip_sid=None):
     _emit(
         "getOnlineUsers", list(user_ids), to=to or SIGNED_IN_ROOM, skip_sid=skip_sid,
         ignore_queue=True,
+    )
+
+
+# --- edits, reactions, blocks, profiles (docs/api.md) -------------------------------------------
+
+def _rooms(user_ids):
+    return [user_room(user_id) for user_id in user_ids]
+
+
+def emit_message_updated(user_ids, message):
+    """`messageUpdated` (the message JSON with `editedAt`, plus `conversationId`) to every tab of
+    every member of the message's conversation, after an edit."""
+    _emit("messageUpdated", message, to=_rooms(user_ids))
+
+
+def emit_message_deleted(user_ids, message):
+    """`messageDeleted` (the tombstone: `message: ""`, `deletedAt`, plus `conversationId`) to every
+    tab of every member of the message's conversation."""
+    _emit("messageDeleted", message, to=_rooms(user_ids))
+
+
+def emit_reactions_updated(user_id, update):
+    """`reactionsUpdated {messageId, conversationId, reactions}` to every tab of `user_id`.
+
+    One per member: each gets their own view (`reacted` says whether that member reacted)."""
+    _emit("reactionsUpdated", update, to=user_room(user_id))
+
+
+def emit_user_updated(user):
+    """`userUpdated` (the user as `GET /api/v1/user/` lists them) to every signed-in socket: the
+    user list is public to every signed-in user, so everyone's sidebar may show the change."""
+    _emit("userUpdated", user, to=SIGNED_IN_ROOM)
+
+
+def emit_online_users_to_user(user_id, user_ids, skip_sid=None, local=False):
+    """`getOnlineUsers` to every tab of one user: their own list, filtered by blocks.
+
+    `local`: to this worker's sockets only (each worker's broadcast, as `emit_online_users`);
+    otherwise through the message queue to their sockets on every worker (a block just made).
+    """
+    _emit(
+        "getOnlineUsers", list(user_ids), to=user_room(user_id), skip_sid=skip_sid,
+        ignore_queue=local,
     )

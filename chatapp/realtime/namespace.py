@@ -18,7 +18,11 @@ from chatapp.realtime import cluster, events, guard, socket_log, websocket
 from chatapp.realtime.presence import PresenceBroadcaster
 from chatapp.realtime.socket_sessions import socket_sessions
 from chatapp.realtime.upgrade_login import UpgradeLogin
-from chatapp.services import conversations, messages, typing_indicators
+from chatapp.realtime.visibility import EXTENSION as VISIBILITY
+from chatapp.realtime.visibility import Visibility
+from chatapp.services import (
+    blocks, conversations, message_edits, messages, reactions, typing_indicators,
+)
 from chatapp.services.sessions import SESSIONS
 from chatapp.services.users import user_exists
 from chatapp.sessions import SESSION_ENDED
@@ -102,9 +106,10 @@ class ChatNamespace(Namespace):
     Handlers parse the payload and call one service; events go out via `events` only.
     """
 
-    def __init__(self, namespace, presence, broadcaster, app):
+    def __init__(self, namespace, presence, broadcaster, app, visibility):
         super().__init__(namespace)
         self.presence = presence
+        self.visibility = visibility
         self.broadcaster = broadcaster
         self.app = app
         self.upgrades = UpgradeLogin(self, app)
@@ -158,8 +163,10 @@ class ChatNamespace(Namespace):
         self.presence.start(self.broadcaster.changed, self.socketio.start_background_task,
                             self.socketio.sleep)
         came_online = self.presence.add(user_id, sid)
+        if came_online:  # before their first list: whom their blocks hide
+            self.visibility.user_came_online(user_id)
         # The new socket always gets the current list at once, whatever else is coalesced.
-        events.emit_online_users(self.presence.online_user_ids(), to=sid)
+        self.visibility.send_online_users(self.presence.online_user_ids(), to=sid)
         if came_online:
             self.broadcaster.changed(skip_sid=sid)
 
@@ -167,8 +174,9 @@ class ChatNamespace(Namespace):
     def on_disconnect(self, reason=None):
         self.upgrades.forget(request.sid)
         socket_sessions.remove(request.sid)
-        _, went_offline = self.presence.remove(request.sid)
+        user_id, went_offline = self.presence.remove(request.sid)
         if went_offline:
+            self.visibility.user_went_offline(user_id)
             self.broadcaster.changed()
 
     def disconnect_ended(self, user_id, session_id=None, keep=None):
@@ -240,6 +248,46 @@ class ChatNamespace(Namespace):
         return {"ok": True, **receipt}
 
 
+    # --- edits and reactions (docs/api.md): as their HTTP calls, acknowledged -------------------
+
+    def on_editMessage(self, *args):
+        """`editMessage {messageId, message}`: as `PATCH /api/v1/message/<messageId>`."""
+        db.ensure_ready()
+        user_id = current_user_id(still_exists=True)
+        ratelimit.check("EDIT_RATE_LIMIT", user_id, "edits")
+        data = payload(args)
+        config = current_app.config
+        edited = message_edits.edit_message(
+            user_id, data.get("messageId"), data.get("message"),
+            max_length=config["MAX_MESSAGE_LENGTH"],
+            edit_window_seconds=config["EDIT_WINDOW_SECONDS"],
+        )
+        return {"ok": True, "message": edited}
+
+    def on_deleteMessage(self, *args):
+        """`deleteMessage {messageId}`: as `DELETE /api/v1/message/<messageId>`."""
+        db.ensure_ready()
+        user_id = current_user_id(still_exists=True)
+        ratelimit.check("EDIT_RATE_LIMIT", user_id, "edits")
+        data = payload(args)
+        return {"ok": True, "message": message_edits.delete_message(user_id, data.get("messageId"))}
+
+    def on_react(self, *args):
+        """`react {messageId, emoji, remove?}`: as `POST`/`DELETE .../<messageId>/reactions`."""
+        db.ensure_ready()
+        user_id = current_user_id(still_exists=True)
+        ratelimit.check("REACTION_RATE_LIMIT", user_id, "reactions")
+        data = payload(args)
+        if data.get("remove") is True:
+            view = reactions.remove_reaction(user_id, data.get("messageId"), data.get("emoji"))
+        else:
+            view = reactions.add_reaction(
+                user_id, data.get("messageId"), data.get("emoji"),
+                max_distinct=current_app.config["REACTION_MAX_DISTINCT"],
+            )
+        return {"ok": True, "messageId": data.get("messageId"), "reactions": view}
+
+
 def origin_checker(allowed_origins):
     """Engine.IO's origin check: the configured origins, or the page's own origin.
 
@@ -261,16 +309,17 @@ def origin_checker(allowed_origins):
 def init_app(app, socketio):
     """Register the namespace and wire presence broadcasts to this app's Socket.IO server."""
     presence = cluster.presence_for(app)
+    visibility = app.extensions[VISIBILITY] = Visibility(presence, blocks.hidden_ids_for)
     socket_sessions.clear()
     broadcaster = PresenceBroadcaster(
         presence,
-        send=events.emit_online_users,
+        send=visibility.send_online_users,  # one broadcast, filtered lists for users with blocks
         start_task=socketio.start_background_task,
         sleep=socketio.sleep,
     )
     broadcaster.window = app.config["PRESENCE_BROADCAST_WINDOW_MS"] / 1000.0
     # After socketio.init_app: registered earlier, it would bind to a previous app's server.
-    namespace = ChatNamespace(events.NAMESPACE, presence, broadcaster, app)
+    namespace = ChatNamespace(events.NAMESPACE, presence, broadcaster, app, visibility)
     socketio.on_namespace(namespace)
     socketio.on_error_default(socket_error)
     namespace.upgrades.origin_allowed = socketio.server.eio.cors_allowed_origins

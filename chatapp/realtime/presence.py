@@ -50,6 +50,16 @@ class Presence:
         with self._lock:
             return self._user_by_socket.get(sid)
 
+    def sockets_of(self, user_id):
+        """The sockets of `user_id` in this process (empty when none)."""
+        with self._lock:
+            return list(self._sockets_by_user.get(user_id, ()))
+
+    def local_user_ids(self):
+        """The users with a socket in this process (`online_user_ids` may name more)."""
+        with self._lock:
+            return list(self._sockets_by_user)
+
     def socket_count(self, user_id):
         """How many sockets of `user_id` are open (signed in) in this process."""
         with self._lock:

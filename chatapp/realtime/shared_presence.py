@@ -93,6 +93,7 @@ class SharedPresence(Presence):
         self._stopped = False
         self._pubsub = None
         self._on_change = None
+        self._last_heartbeat_online = None  # the global set as the previous heartbeat read it
 
     def _key(self, *parts):
         return ":".join((self.prefix, *parts))
@@ -203,6 +204,12 @@ class SharedPresence(Presence):
                 log.warning("Presence: %d worker(s) stopped sending heartbeats; their users "
                             "are offline", removed)
                 self._redis.publish(self._key("changes"), self.worker_id)
+            # Pub/sub delivers at most once: a notice lost (a resubscription, a subscription
+            # not yet active on a loaded server) would leave this worker's lists stale until the
+            # next change. Comparing the set each heartbeat heals that within one heartbeat.
+            online = frozenset(self._online(keys=[self._key("workers")], args=[self.prefix]))
+            previous, self._last_heartbeat_online = self._last_heartbeat_online, online
+            if removed or (previous is not None and online != previous):
                 self._changed()
         except redis.RedisError as error:
             self._dirty = True

@@ -122,7 +122,10 @@ def mark_read(reader_id, other_id, message_id=None):
         Message.objects(id=marker, conversation_id=conversation_id).only("seq").first() or Message()
     ).seq
     later = {"seq__gt": marker_seq} if marker_seq is not None else {"id__gt": marker}
-    unread = Message.objects(conversation_id=conversation_id, sender_id=other, **later).count()
+    # Deleted messages (services.message_edits) are not unread.
+    unread = Message.objects(
+        conversation_id=conversation_id, sender_id=other, deleted_at=None, **later
+    ).count()
     Conversation.objects(id=conversation_id).update_one(**{f"set__unread_counts__{reader}": unread})
     receipt = _receipt(conversation_id, reader, marker, unread=unread)
     if previous_marker is None or marker > previous_marker:

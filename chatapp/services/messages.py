@@ -10,6 +10,7 @@ from chatapp.clock import utc_now
 from chatapp.errors import Conflict, InvalidInput, NotFoundError, PayloadTooLarge, Unavailable
 from chatapp.models import Conversation, Message, MessageKey
 from chatapp.realtime import events
+from chatapp.services import blocks, reactions
 from chatapp.services.users import user_exists
 from chatapp.validation import object_id, string_field
 
@@ -39,6 +40,7 @@ def send_message(
         raise InvalidInput("You cannot send a message to yourself")
     if not user_exists(receiver):
         raise NotFoundError("Receiver not found")
+    blocks.check_can_message(sender, receiver)  # 403 when a block stands between them
 
     conversation_id = get_or_create_conversation(sender, receiver)
     now = utc_now()  # one moment for both: a new message was never updated
@@ -202,7 +204,7 @@ def list_messages(user_id, other_id, *, limit, before=None, after=None):
         found = _newer(history, seq, message_id, limit + 1)
         page = found[:limit]
         next_after = str(page[-1]["_id"]) if len(found) > limit else None
-        return [serializers.message(doc) for doc in page], next_after
+        return _page(page, user), next_after
     seq, message_id = (
         _position(history, before, newer=False) if before is not None else (MAX_SEQ, None)
     )
@@ -210,7 +212,12 @@ def list_messages(user_id, other_id, *, limit, before=None, after=None):
     page = found[:limit]
     next_before = str(page[-1]["_id"]) if len(found) > limit else None
     page.reverse()
-    return [serializers.message(doc) for doc in page], next_before
+    return _page(page, user), next_before
+
+
+def _page(documents, viewer):
+    """History messages in wire format, with their reactions as `viewer` sees them."""
+    return reactions.attach(documents, [serializers.message(doc) for doc in documents], viewer)
 
 
 # A position in a conversation is `(seq, _id)`. Messages without a seq (stored before seqs

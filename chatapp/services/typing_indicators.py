@@ -1,6 +1,6 @@
 """Typing indicators: relayed live to one user, never stored."""
 
-from chatapp.realtime import events
+from chatapp.realtime import events, visibility
 from chatapp.services.users import user_exists
 from chatapp.validation import is_object_id
 
@@ -16,6 +16,8 @@ def relay_typing(from_user_id, to_user_id, is_typing, *, expires_in_ms):
     if not is_object_id(to_user_id) or not isinstance(is_typing, bool):
         return False
     if to_user_id == str(from_user_id) or not user_exists(to_user_id):
+        return False
+    if visibility.current().hides(str(from_user_id), to_user_id):  # a block between them (either way)
         return False
     events.emit_typing(
         to_user_id,

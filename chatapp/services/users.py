@@ -189,3 +189,8 @@ def _check_password_strength(password, min_length):
 def _dummy_hash(bcrypt_rounds):
     # Same cost as real hashes: an unknown username takes as long as a wrong password.
     return security.hash_password("not-a-real-password", bcrypt_rounds)
+
+
+# The registration rules, for services.profiles.
+clean_full_name = _clean_full_name
+check_password_strength = _check_password_strength

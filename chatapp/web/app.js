@@ -2,6 +2,8 @@
 // HTTP: fetch with credentials (the `token` cookie), JSON bodies, errors from the JSON `message`.
 // Realtime: socket.io-client with withCredentials, so even its first (polling) request carries
 // the cookie; it listens to `getOnlineUsers` and `newMessage`.
+// Edits, reactions, blocks, profile and search live in features.js, loaded first, which this
+// file hands its core functions to (`window.chatappFeatures(core)`).
 "use strict";
 
 (function () {
@@ -119,6 +121,7 @@
     showNotice("");
     say($("#whoami"), `${state.me.fullName} (@${state.me.username})`);
     $("#logout").hidden = false;
+    features?.enter();
     $("#auth").hidden = true;
     $("#chat").hidden = false;
     await loadUsers(); // before the socket: a 401 here means the cookie is gone
@@ -139,6 +142,7 @@
     $("#messages").replaceChildren();
     $("#older").hidden = true;
     $("#send-form").hidden = true;
+    features?.leave();
   }
 
   // --- realtime ------------------------------------------------------------------------------
@@ -167,6 +171,7 @@
         renderUsers();
       }
     });
+    features?.listen(socket);
   }
 
   // --- people --------------------------------------------------------------------------------
@@ -199,6 +204,7 @@
       name.className = "name";
       name.textContent = user.fullName;
       item.append(avatar, dot, name);
+      if (state.blocked?.has(user._id)) item.classList.add("blocked");
       const unread = state.unread.get(user._id);
       if (unread) {
         const badge = document.createElement("span");
@@ -230,6 +236,7 @@
     $("#messages").replaceChildren();
     $("#older").hidden = true;
     $("#send-form").hidden = false;
+    features?.opened(user);
     const page = await loadPage();
     if (state.peer === user) page.forEach((message) => appendMessage(message));
     $("#send-form").elements.message.focus();
@@ -253,6 +260,12 @@
   function appendMessage(message, before = null) {
     const list = $("#messages");
     if (list.querySelector(`[data-message-id="${message._id}"]`)) return; // already shown
+    const item = messageElement(message);
+    list.insertBefore(item, before);
+    if (!before) item.scrollIntoView({ block: "end" });
+  }
+
+  function messageElement(message) {
     const item = document.createElement("li");
     item.dataset.messageId = message._id;
     item.classList.add(message.senderId === state.me._id ? "mine" : "theirs");
@@ -263,9 +276,16 @@
     time.dateTime = message.createdAt;
     time.textContent = new Date(message.createdAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
     item.append(text, time);
-    list.insertBefore(item, before);
-    if (!before) item.scrollIntoView({ block: "end" });
+    features?.decorate(item, message);
+    return item;
   }
+
+  // --- features.js ---------------------------------------------------------------------------
+
+  const features = window.chatappFeatures?.({
+    state, request, guarded, showError, showNotice, say, $, messageElement, renderUsers, loadUsers,
+    openConversation,
+  });
 
   // --- start ---------------------------------------------------------------------------------
 

@@ -196,6 +196,8 @@ async function chat(browser, pages) {
     ["Hello Bob, live from Alice", "Still there, Bob?"]);
   assert.equal(await bobSecondTab.locator("#older").isHidden(), true, "an older page after the oldest");
 
+  await features(alicePage, bobSecondTab, alice, bob);
+
   log("the React client's socket options: no cookie on the polling connect, the cookie on the upgrade");
   const aliceId = await bobSecondTab.locator(userIn(alice.username)).getAttribute("data-user-id");
   // Another page of Alice's (her cookie): the server closes some of these sessions, and a poll
@@ -229,6 +231,69 @@ async function chat(browser, pages) {
   for (const page of pages) {
     assert.deepEqual(page.problems, [], `${page.label}: errors in the page`);
   }
+}
+
+// Edits, deletions, reactions, search, profile, password and blocks (features.js), each seen live
+// on the other side. Alice and Bob have each other's conversation open, with both messages shown.
+async function features(alicePage, bobPage, alice, bob) {
+  const aliceMessage = (text) => alicePage.locator("#messages li.mine", { hasText: text });
+  const bobSees = (text) => bobPage.locator("#messages li.theirs", { hasText: text });
+
+  log("Alice edits her message; Bob sees the new text, marked edited, live");
+  await aliceMessage("Still there, Bob?").locator("button.edit").click();
+  await alicePage.locator("#messages .edit-form input").fill("Still there, Bob!!");
+  await alicePage.locator("#messages .edit-form button[type=submit]").click();
+  await expectVisible(bobPage, "#messages li.theirs .edited", "the edited mark");
+  await expectVisible(bobPage, "#messages li.theirs .text", "the edited text", { hasText: "Still there, Bob!!" });
+
+  log("Bob reacts; Alice sees the count live, and it is Bob's own reaction on his side");
+  await bobSees("Still there, Bob!!").locator("button.react", { hasText: "👍" }).click();
+  await expectVisible(alicePage, "#messages li.mine .reactions button", "Bob's reaction", { hasText: "👍 1" });
+  await expectVisible(bobPage, "#messages li.theirs .reactions button.mine", "his own reaction", { hasText: "👍 1" });
+
+  log("Alice deletes her first message; Bob's copy becomes a deleted mark, live");
+  await aliceMessage("Hello Bob, live from Alice").locator("button.delete").click();
+  await expectVisible(bobPage, "#messages li.deleted", "the deleted message", { hasText: "This message was deleted" });
+  assert.equal(await bobPage.locator("#messages li", { hasText: "Hello Bob, live from Alice" }).count(), 0);
+
+  log("Bob searches his messages");
+  await bobPage.locator("#search-form [name=q]").fill("THERE bob");
+  await bobPage.locator("#search-form button[type=submit]").click();
+  await expectVisible(bobPage, "#search-results li", "the search result", { hasText: "Still there, Bob!!" });
+  assert.equal(await bobPage.locator("#search-results li").count(), 1);
+
+  log("Alice renames herself; Bob's list shows the new name live");
+  await alicePage.locator("#profile summary").click();
+  await alicePage.locator("#profile-form [name=fullName]").fill("Alice Renamed");
+  await alicePage.locator("#profile-form button[type=submit]").click();
+  await expectVisible(alicePage, "#whoami", "her new name", { hasText: "Alice Renamed" });
+  await expectVisible(bobPage, userIn(alice.username), "Alice's new name", { hasText: "Alice Renamed" });
+
+  log("Bob changes his password");
+  await bobPage.locator("#profile summary").click();
+  await bobPage.locator("#password-form [name=oldPassword]").fill(bob.password);
+  await bobPage.locator("#password-form [name=newPassword]").fill("bob-new-secret");
+  await bobPage.locator("#password-form [name=confirmPassword]").fill("bob-new-secret");
+  await bobPage.locator("#password-form button[type=submit]").click();
+  await expectVisible(bobPage, "#notice", "the confirmation", { hasText: "Password changed" });
+  bob.password = "bob-new-secret";
+
+  log("Bob blocks Alice: each goes offline for the other, and Alice cannot write to him");
+  await bobPage.locator("#block").click();
+  await expectVisible(bobPage, "#block", "the unblock button", { hasText: "Unblock" });
+  await expectTrue(alicePage, (name) => !document.querySelector(`#users li.online[data-username="${name}"]`),
+    bob.username, "Bob offline for Alice");
+  await expectTrue(bobPage, (name) => !document.querySelector(`#users li.online[data-username="${name}"]`),
+    alice.username, "Alice offline for Bob");
+  await alicePage.locator("#send-form [name=message]").fill("Hello?");
+  await alicePage.locator("#send-form button[type=submit]").click();
+  await expectVisible(alicePage, "#error", "the refusal", { hasText: "You cannot send messages to this user." });
+  alicePage.problems.length = 0; // the browser logs that 403 as a console error: expected here
+
+  log("Bob unblocks Alice: both online again");
+  await bobPage.locator("#block").click();
+  await expectVisible(alicePage, onlineIn(bob.username), "Bob online again");
+  await expectVisible(bobPage, onlineIn(alice.username), "Alice online again");
 }
 
 // Open one more socket from `page` with these options, claiming `userId`: "online list" when it
