@@ -108,6 +108,11 @@ class Config:
     # Users per page of GET /api/v1/user/?limit=&before=&q= (without them: the whole list).
     USER_PAGE_SIZE = _env_int("USER_PAGE_SIZE", 50)
     USER_MAX_PAGE_SIZE = _env_int("USER_MAX_PAGE_SIZE", 200)
+    # "human" (one readable line) or "json" (one JSON object per line, for log collectors).
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "human")
+    # Who may read /metrics: networks, comma-separated, matched against the remote address
+    # (after ProxyFix); everyone else gets a 404.
+    METRICS_ALLOWED_NETWORKS = _env_list("METRICS_ALLOWED_NETWORKS", ("127.0.0.0/8", "::1"))
 
     # Edits, deletions, reactions, blocks, profiles and search (docs/api.md).
     # How long after sending a message its sender may edit it, seconds; 0: no limit.

@@ -83,3 +83,21 @@ def post_worker_init(worker):
     from chatapp.realtime import drain
 
     drain.install(worker)
+
+# LOG_FORMAT=json: gunicorn's own lines (start, workers, errors) are JSON too, like the app's
+# (chatapp/logs.py, which adds its handler to the root logger). gunicorn's access log stays off:
+# the app writes one line per request itself, with its request id.
+if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
+    logconfig_dict = {
+        "root": {"level": "INFO", "handlers": []},
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["json"], "propagate": False},
+            "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+        },
+        "handlers": {
+            "json": {
+                "class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr",
+            },
+        },
+        "formatters": {"json": {"()": "chatapp.logformat.JsonFormatter"}},
+    }

@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask
 
-from chatapp import caches, cli, concurrency, db, ratelimit
+from chatapp import caches, cli, concurrency, db, logs, metrics, ratelimit
 from chatapp.errors import register_error_handlers
 from chatapp.extensions import cors, socketio
 from chatapp.services import sessions
@@ -38,10 +38,7 @@ def create_app(config_class=None, **overrides):
 
 
 def configure_logger(app):
-    logging.basicConfig(
-        level=app.config["LOG_LEVEL"],
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.init_app(app)  # LOG_FORMAT, request ids, one access line per request
 
 
 def register_extensions(app):
@@ -52,12 +49,13 @@ def register_extensions(app):
         resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
         supports_credentials=True,
         always_send=False,  # no Origin, no CORS headers: never name an origin unasked
-        expose_headers=["X-Next-Before", "X-Next-After", "Retry-After"],
+        expose_headers=["X-Next-Before", "X-Next-After", "Retry-After", "X-Request-ID"],
         # Browsers may reuse a preflight for 10 minutes instead of sending one before every
         # JSON POST (each message the React client sends).
         max_age=600,
     )
     ratelimit.init_app(app)
+    metrics.init_app(app)  # /metrics, and each request counted and timed
     concurrency.configure(app.config["BCRYPT_QUEUE_MAX"])
     sessions.init_app(app)
 

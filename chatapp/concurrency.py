@@ -18,6 +18,8 @@ import sys
 import threading
 from contextlib import contextmanager
 
+from chatapp import metrics
+
 # Calls running at once in the pool: one per core, plus one to cover hand-overs (with exactly
 # one per core, bench phase 1 lost about 10% of its logins per second).
 SLOTS = 1 + (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
@@ -51,6 +53,7 @@ def _admission():
     global _admitted
     with _admitted_lock:
         if _admitted >= SLOTS + QUEUE_MAX:
+            metrics.count_refusal("BCRYPT_QUEUE_MAX")
             raise Busy()
         _admitted += 1
     try:
@@ -108,11 +111,11 @@ def _run(function, *args):
     if _patched("eventlet", "socket"):
         from eventlet import tpool
 
-        with _slots("eventlet"):
+        with metrics.waiting_for(_slots("eventlet")):
             return tpool.execute(_at_low_priority, function, *args)
     if _patched("gevent", "socket"):
         import gevent
 
-        with _slots("gevent"):
+        with metrics.waiting_for(_slots("gevent")):
             return gevent.get_hub().threadpool.apply(_at_low_priority, (function, *args))
     return function(*args)

@@ -8,6 +8,7 @@ import mongoengine
 from flask import request
 from pymongo.errors import ConnectionFailure
 
+from chatapp import metrics
 from chatapp.errors import Unavailable
 from chatapp.models import Block, Conversation, Membership, Message, MessageKey, Reaction, User
 
@@ -24,8 +25,8 @@ _indexes_lock = threading.Lock()
 # After an index the data violates, how long requests are answered 503 at once before the next
 # attempt (each one reads the whole collection on the server).
 INDEX_RETRY_SECONDS = 10
-# Endpoints that answer without the database (liveness, readiness, the demo page).
-NO_DATABASE_BLUEPRINTS = ("health", "web")
+# Endpoints that answer without the database (liveness, readiness, metrics, the demo page).
+NO_DATABASE_BLUEPRINTS = ("health", "metrics", "web")
 
 
 def init_app(app):
@@ -52,6 +53,7 @@ def init_app(app):
             connectTimeoutMS=app.config["MONGO_TIMEOUT_MS"],
             uuidRepresentation="standard",
             tz_aware=False,
+            event_listeners=metrics.database_listeners(),  # command latency, errors
         )
         log.info("Using MongoDB at %s", _redact(uri))
     else:

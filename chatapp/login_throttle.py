@@ -21,6 +21,7 @@ import time
 
 from limits.errors import StorageError
 
+from chatapp import metrics
 from chatapp.errors import TooManyRequests
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class LoginThrottle:
             return
         if waits:
             wait = max(1, math.ceil(max(waits)))
+            metrics.count_refusal("LOGIN_THROTTLE")
             raise TooManyRequests(
                 f"Too many failed logins. Try again in {wait} s.", retry_after=wait
             )

@@ -24,6 +24,7 @@ from limits.errors import StorageError
 from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
+from chatapp import metrics, redis_metrics
 from chatapp.errors import TooManyRequests
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,8 @@ def _storage(uri, timeout):
     if uri.startswith(("redis://", "rediss://")):
         # Bounded, so a Redis that does not answer delays a request by `timeout` at most.
         return storage_from_string(
-            uri, wrap_exceptions=True, socket_timeout=timeout, socket_connect_timeout=timeout
+            uri, wrap_exceptions=True, socket_timeout=timeout, socket_connect_timeout=timeout,
+            **redis_metrics.options(uri, "rate_limits"),
         )
     return storage_from_string(uri, wrap_exceptions=True)
 
@@ -129,12 +131,12 @@ def _parse(spec):
 
 def allowed(setting, key):
     """Count one action of `key` (a user id) against the limit of config `setting`; False if over."""
-    return retry_after(setting, key) is None
+    return _refused(setting, retry_after(setting, key)) is None
 
 
 def check(setting, key, what="requests"):
     """Like `allowed`, but raise TooManyRequests (429, with Retry-After) when over the limit."""
-    wait = retry_after(setting, key)
+    wait = _refused(setting, retry_after(setting, key))
     if wait is not None:
         raise TooManyRequests(f"Too many {what}. Try again in {wait} s.", retry_after=wait)
 
@@ -152,7 +154,9 @@ def check_not_exhausted(setting, key, what="requests"):
     for item in _parse(spec):
         try:
             within = limiter.test(item, setting, str(key))
-            wait = None if within else _seconds_to_reset(limiter, item, setting, key)
+            wait = None if within else _refused(
+                setting, _seconds_to_reset(limiter, item, setting, key)
+            )
         except StorageError as error:
             _fail_open.failed(error)
             return
@@ -183,6 +187,13 @@ def retry_after(setting, key):
         return None
     _fail_open.worked()
     return None
+
+
+def _refused(setting, wait):
+    """`wait` unchanged; when it is not None the action was refused: count it by limit."""
+    if wait is not None:
+        metrics.count_refusal(setting)
+    return wait
 
 
 def _seconds_to_reset(limiter, item, setting, key):

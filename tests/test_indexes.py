@@ -75,6 +75,13 @@ def test_a_seq_is_taken_once_per_conversation(app):
 NOT_READY = {"status": "unavailable", "database": "indexes not created"}
 
 
+def readiness(client):
+    """/readyz's answer without its latencies."""
+    body = client.get("/readyz").get_json()
+    assert body.pop("latencyMs")["database"] >= 0
+    return body
+
+
 def start_anew(app):
     """The app as a worker that starts now on this database finds it.
 
@@ -97,7 +104,7 @@ def test_data_that_violates_an_index_starts_the_app_not_ready_until_it_is_fixed(
 
     client = start_anew(app).test_client()  # starts: no exception, no exit
     assert client.get("/readyz").status_code == 503
-    assert client.get("/readyz").get_json() == NOT_READY
+    assert readiness(client) == NOT_READY
     response = client.post("/api/v1/user/login", json={"username": "twice", "password": "x"})
     assert response.status_code == 503 and response.get_json()["success"] is False
 
@@ -122,7 +129,7 @@ def test_messages_an_older_version_stored_without_seqs_are_migrated_then_the_app
 
     fresh = start_anew(app)
     client = fresh.test_client()
-    assert client.get("/readyz").get_json() == NOT_READY  # two (conversation, no seq) collide
+    assert readiness(client) == NOT_READY  # two (conversation, no seq) collide
     result = fresh.test_cli_runner().invoke(args=["migrate-node-data"])
     assert "messages given a seq: 2" in result.stdout
     assert client.get("/readyz").status_code == 200

@@ -29,7 +29,7 @@ RATE_LIMITED = {
     ("post", "/api/v1/groups/{group_id}/messages"),
 }
 # Operations that never touch the database (so no 503).
-NO_DATABASE = {("get", "/api/v1/openapi.json"), ("get", "/healthz"),
+NO_DATABASE = {("get", "/api/v1/openapi.json"), ("get", "/healthz"), ("get", "/metrics"),
                ("get", "/api/v1/user/logout"), ("post", "/api/v1/user/logout")}
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
 

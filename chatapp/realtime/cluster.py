@@ -11,6 +11,7 @@ import time
 import redis
 import socketio
 
+from chatapp import redis_metrics
 from chatapp.realtime.presence import Presence
 from chatapp.realtime.shared_presence import SharedPresence
 
@@ -43,7 +44,10 @@ class RedisQueue(socketio.RedisManager):
     def __init__(self, url, timeout):
         super().__init__(
             url, channel=QUEUE_CHANNEL,
-            redis_options={"socket_timeout": timeout, "socket_connect_timeout": timeout},
+            redis_options={
+                "socket_timeout": timeout, "socket_connect_timeout": timeout,
+                **redis_metrics.options(url, "message_queue"),  # timed in /metrics
+            },
         )
         self._timeout = timeout
         self._closed = False
@@ -55,7 +59,8 @@ class RedisQueue(socketio.RedisManager):
         while not self._closed:
             try:
                 listener = redis.Redis.from_url(
-                    self.redis_url, socket_connect_timeout=self._timeout, socket_keepalive=True
+                    self.redis_url, socket_connect_timeout=self._timeout, socket_keepalive=True,
+                    **redis_metrics.options(self.redis_url, "message_queue"),
                 )
                 self._subscription = listener.pubsub(ignore_subscribe_messages=True)
                 self._subscription.subscribe(self.channel)

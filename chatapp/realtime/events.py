@@ -4,6 +4,7 @@ Every event goes to a user's own room (all of that user's open tabs), never as a
 private data. Callers emit only after the write the event announces has succeeded.
 """
 
+from chatapp import metrics
 from chatapp.extensions import socketio
 
 NAMESPACE = "/"
@@ -23,6 +24,12 @@ IGNORED_EVENT = "\x00ignored"
 SIGNED_IN_ROOM = "signed-in"
 
 
+def _emit(event, data, **kwargs):
+    """`socketio.emit`, counted by event name (chatapp_socketio_events_emitted)."""
+    metrics.count_event(event)
+    socketio.emit(event, data, namespace=NAMESPACE, **kwargs)
+
+
 def user_room(user_id):
     """The room every socket of one user joins."""
     return f"user:{user_id}"
@@ -30,7 +37,8 @@ def user_room(user_id):
 
 def emit_new_message(message):
     """`newMessage` to every tab of the receiver, with the send response's `newMessage` JSON."""
-    socketio.emit("newMessage", message, to=user_room(message["receiverId"]), namespace=NAMESPACE)
+    metrics.observe_delivery()
+    _emit("newMessage", message, to=user_room(message["receiverId"]))
 
 
 def emit_message_sent(message, skip_sid=None):
@@ -39,24 +47,18 @@ def emit_message_sent(message, skip_sid=None):
     `skip_sid` is the socket the message was sent from (it has the ack); None for HTTP sends,
     whose caller is not a socket.
     """
-    socketio.emit(
-        "messageSent",
-        message,
-        to=user_room(message["senderId"]),
-        skip_sid=skip_sid,
-        namespace=NAMESPACE,
-    )
+    _emit("messageSent", message, to=user_room(message["senderId"]), skip_sid=skip_sid)
 
 
 def emit_messages_seen(user_id, receipt):
     """`messagesSeen {conversationId, readerId, messageId, seenAt}` to every tab of `user_id`,
     the other participant of the conversation the reader read."""
-    socketio.emit("messagesSeen", receipt, to=user_room(user_id), namespace=NAMESPACE)
+    _emit("messagesSeen", receipt, to=user_room(user_id))
 
 
 def emit_typing(user_id, indicator):
     """`typing {from, isTyping, expiresInMs}` to every tab of `user_id`, the one being typed to."""
-    socketio.emit("typing", indicator, to=user_room(user_id), namespace=NAMESPACE)
+    _emit("typing", indicator, to=user_room(user_id))
 
 
 def emit_online_users(user_ids, to=None, skip_sid=None):
@@ -66,9 +68,9 @@ def emit_online_users(user_ids, to=None, skip_sid=None):
     Never through the message queue: each worker sends the lists to its own sockets (see
     `presence.PresenceBroadcaster`), and a socket named by `to` is always this worker's.
     """
-    socketio.emit(
+    _emit(
         "getOnlineUsers", list(user_ids), to=to or SIGNED_IN_ROOM, skip_sid=skip_sid,
-        namespace=NAMESPACE, ignore_queue=True,
+        ignore_queue=True,
     )
 
 
@@ -81,26 +83,26 @@ def _rooms(user_ids):
 def emit_message_updated(user_ids, message):
     """`messageUpdated` (the message JSON with `editedAt`, plus `conversationId`) to every tab of
     every member of the message's conversation, after an edit."""
-    socketio.emit("messageUpdated", message, to=_rooms(user_ids), namespace=NAMESPACE)
+    _emit("messageUpdated", message, to=_rooms(user_ids))
 
 
 def emit_message_deleted(user_ids, message):
     """`messageDeleted` (the tombstone: `message: ""`, `deletedAt`, plus `conversationId`) to every
     tab of every member of the message's conversation."""
-    socketio.emit("messageDeleted", message, to=_rooms(user_ids), namespace=NAMESPACE)
+    _emit("messageDeleted", message, to=_rooms(user_ids))
 
 
 def emit_reactions_updated(user_id, update):
     """`reactionsUpdated {messageId, conversationId, reactions}` to every tab of `user_id`.
 
     One per member: each gets their own view (`reacted` says whether that member reacted)."""
-    socketio.emit("reactionsUpdated", update, to=user_room(user_id), namespace=NAMESPACE)
+    _emit("reactionsUpdated", update, to=user_room(user_id))
 
 
 def emit_user_updated(user):
     """`userUpdated` (the user as `GET /api/v1/user/` lists them) to every signed-in socket: the
     user list is public to every signed-in user, so everyone's sidebar may show the change."""
-    socketio.emit("userUpdated", user, to=SIGNED_IN_ROOM, namespace=NAMESPACE)
+    _emit("userUpdated", user, to=SIGNED_IN_ROOM)
 
 
 def emit_online_users_to_user(user_id, user_ids, skip_sid=None, local=False):
@@ -109,9 +111,9 @@ def emit_online_users_to_user(user_id, user_ids, skip_sid=None, local=False):
     `local`: to this worker's sockets only (each worker's broadcast, as `emit_online_users`);
     otherwise through the message queue to their sockets on every worker (a block just made).
     """
-    socketio.emit(
+    _emit(
         "getOnlineUsers", list(user_ids), to=user_room(user_id), skip_sid=skip_sid,
-        namespace=NAMESPACE, ignore_queue=local,
+        ignore_queue=local,
     )
 
 
@@ -123,27 +125,24 @@ def emit_group_message(member_ids, message, skip_sid=None):
     """`groupMessage` (the group message JSON, with `conversationId`) to every tab of every member
     in `member_ids` but the socket `skip_sid` it was sent from (which has the ack)."""
     if member_ids:
-        socketio.emit(
-            "groupMessage", message, to=_rooms(member_ids), skip_sid=skip_sid,
-            namespace=NAMESPACE,
-        )
+        _emit("groupMessage", message, to=_rooms(member_ids), skip_sid=skip_sid)
 
 
 def emit_conversation_updated(user_ids, update):
     """`conversationUpdated {conversation, change}` to every tab of `user_ids`: the members after
     a group's change plus anyone it removed (who learn they are out)."""
     if user_ids:
-        socketio.emit("conversationUpdated", update, to=_rooms(user_ids), namespace=NAMESPACE)
+        _emit("conversationUpdated", update, to=_rooms(user_ids))
 
 
 def emit_group_messages_seen(user_ids, receipt):
     """`messagesSeen {conversationId, readerId, messageId, seenAt}` to the other members of a
     group after one of them read it."""
     if user_ids:
-        socketio.emit("messagesSeen", receipt, to=_rooms(user_ids), namespace=NAMESPACE)
+        _emit("messagesSeen", receipt, to=_rooms(user_ids))
 
 
 def emit_group_typing(user_ids, indicator):
     """`typing {from, conversationId, isTyping, expiresInMs}` to the other members of a group."""
     if user_ids:
-        socketio.emit("typing", indicator, to=_rooms(user_ids), namespace=NAMESPACE)
+        _emit("typing", indicator, to=_rooms(user_ids))

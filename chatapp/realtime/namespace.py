@@ -12,9 +12,9 @@ import logging
 from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, Namespace
 
-from chatapp import auth, db, ratelimit, validation
+from chatapp import auth, db, metrics, ratelimit, validation
 from chatapp.errors import InvalidInput, NotAuthenticated, client_error
-from chatapp.realtime import cluster, events, guard, websocket
+from chatapp.realtime import cluster, events, guard, socket_log, websocket
 from chatapp.realtime.presence import PresenceBroadcaster
 from chatapp.realtime.socket_sessions import socket_sessions
 from chatapp.realtime.upgrade_login import UpgradeLogin
@@ -124,6 +124,7 @@ class ChatNamespace(Namespace):
             return super().trigger_event(event, *args)
         return self.socketio.server.not_handled  # no handler, and no ack
 
+    @socket_log.connect
     def on_connect(self, auth=None):
         sid = request.sid
         identity = identify(auth)
@@ -170,6 +171,7 @@ class ChatNamespace(Namespace):
         if came_online:
             self.broadcaster.changed(skip_sid=sid)
 
+    @socket_log.disconnect
     def on_disconnect(self, reason=None):
         self.upgrades.forget(request.sid)
         socket_sessions.remove(request.sid)
@@ -207,6 +209,7 @@ class ChatNamespace(Namespace):
     # Handlers with an ack return its body; an exception's ack comes from `socket_error`.
     def on_sendMessage(self, *args):
         """`sendMessage {receiverId, message, clientMessageId?}`: as the HTTP send, acknowledged."""
+        metrics.mark_start()  # send-to-delivery latency starts with the event
         return _send(args, messages.send_message, "receiverId")
 
     def on_typing(self, *args):

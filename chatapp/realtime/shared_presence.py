@@ -28,6 +28,7 @@ import uuid
 
 import redis
 
+from chatapp import redis_metrics
 from chatapp.realtime.presence import Presence
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,8 @@ class SharedPresence(Presence):
         self._timeout = timeout
         # Commands: a short timeout, so a Redis that does not answer never holds a request long.
         self._redis = redis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True,
+            **redis_metrics.options(url, "presence"),  # timed in /metrics
         )
         self._online = self._redis.register_script(ONLINE_SCRIPT)
         self._cleanup = self._redis.register_script(CLEANUP_SCRIPT)
@@ -235,7 +237,7 @@ class SharedPresence(Presence):
         # dead peer.
         listener = redis.Redis.from_url(
             self._url, socket_connect_timeout=self._timeout, socket_keepalive=True,
-            decode_responses=True,
+            decode_responses=True, **redis_metrics.options(self._url, "presence"),
         )
         self._pubsub = listener.pubsub()
         self._pubsub.subscribe(self._key("changes"))

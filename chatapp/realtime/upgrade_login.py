@@ -35,6 +35,7 @@ from werkzeug.http import parse_cookie
 
 from chatapp import auth
 from chatapp.errors import ApiError
+from chatapp.realtime import socket_log
 from chatapp.services.sessions import SESSIONS
 
 log = logging.getLogger(__name__)
@@ -167,14 +168,14 @@ class UpgradeLogin:
             return
         sid, claimed = waiting
         if claimed != user_id:
-            log.info("Socket %s claimed %s but upgraded with %s's token", sid, claimed, user_id)
+            socket_log.refused_later(sid, "upgraded with another user's token")
             server.disconnect(sid, namespace=self.namespace.namespace)
             return
         try:
             with self.app.app_context():
                 self.namespace.admit(user_id, claims, sid)
         except ConnectionRefusedError as refused:
-            log.info("Socket %s of user %s refused: %s", sid, user_id, refused)
+            socket_log.refused_later(sid, refused.error_args["message"])
             server.disconnect(sid, namespace=self.namespace.namespace)
 
     def forget(self, sid):
@@ -190,6 +191,7 @@ class UpgradeLogin:
     def _expire(self, eio_sid, sid):
         self.namespace.socketio.sleep(PENDING_SECONDS)
         if self.sessions.give_up(eio_sid, sid):
+            socket_log.refused_later(sid, f"no WebSocket upgrade within {PENDING_SECONDS:g} s")
             self.namespace.socketio.server.disconnect(sid, namespace=self.namespace.namespace)
 
     def _eio_sid(self, sid):

@@ -5,7 +5,7 @@ import hashlib
 from bson import ObjectId
 from mongoengine.errors import NotUniqueError
 
-from chatapp import serializers, validation
+from chatapp import metrics, serializers, validation
 from chatapp.clock import utc_now
 from chatapp.errors import Conflict, InvalidInput, NotFoundError, PayloadTooLarge, Unavailable
 from chatapp.models import Conversation, Message, MessageKey
@@ -63,6 +63,7 @@ def send_message(
         message.delete()
         raise
 
+    metrics.count_message_stored()
     # Emitted last: only after every write returned.
     events.emit_new_message(wire)
     events.emit_message_sent(wire, skip_sid=origin_sid)
