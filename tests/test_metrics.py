@@ -17,6 +17,7 @@ from chatapp import metrics
 from chatapp.app import create_app
 from chatapp.realtime import cluster
 from config import TestConfig
+from tests.helpers import groups
 from tests.helpers.chat import received, sent
 
 
@@ -116,6 +117,18 @@ def test_a_sent_message_is_counted_stored_emitted_and_timed(app, api, client, co
     assert grew(before, after, "chatapp_socketio_events_emitted_total", event="messageSent") == 1
     assert grew(before, after, "chatapp_message_delivery_seconds_count") == 1
     assert grew(before, after, "chatapp_message_delivery_seconds_sum") > 0
+
+
+def test_a_group_message_is_counted_stored(app, api, client):
+    alice, _ = api.user()
+    _, bob = api.user()
+    _, carol = api.user()
+    group = groups.created(alice, "Team", [bob, carol])
+    before = scrape(client)
+    groups.sent(alice, group, "hello all")
+    after = scrape(client)
+    assert grew(before, after, "chatapp_messages_stored_total") == 1
+    assert grew(before, after, "chatapp_socketio_events_emitted_total", event="groupMessage") == 1
 
 
 def test_a_retried_send_stores_nothing_more(app, api, client):

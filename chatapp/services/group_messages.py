@@ -9,7 +9,7 @@ that announced their joining (`visibleFrom`) on; a former member reads nothing.
 from bson import ObjectId
 from pymongo import ReturnDocument
 
-from chatapp import serializers
+from chatapp import metrics, serializers
 from chatapp.clock import to_iso, utc_now
 from chatapp.errors import NotFoundError
 from chatapp.models import Conversation, Membership, Message
@@ -57,6 +57,7 @@ def send_group_message(
     except Exception:
         message.delete()  # so a retry stores and delivers it afresh
         raise
+    metrics.count_message_stored()
     wire = serializers.group_message(document)
     # Emitted last: only after every write returned.
     events.emit_group_message([str(m) for m in members], wire, skip_sid=origin_sid)
