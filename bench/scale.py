@@ -63,12 +63,23 @@ def parse_args(argv=None):
         "--out", default=None, help="JSON output (default bench/results/scale-<time>.json)"
     )
     p.add_argument("--quick", action="store_true", help="N=40, 4 s phases, 2 search probes")
+    p.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for every server (repeatable), e.g. to compare a change's cost",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.users, args.phase_seconds = min(args.users, 40), 4.0
         args.search_seconds, args.search_probes = 3.0, 2
     args.rates = [float(r) for r in args.rates.split(",") if r.strip()]
     args.configs = [int(c) for c in args.configs.split(",") if c.strip()]
+    try:
+        args.server_env = dict(item.split("=", 1) for item in args.server_env)
+    except ValueError:
+        p.error("--server-env takes NAME=VALUE")
     return args
 
 
@@ -272,7 +283,7 @@ async def run_config(count, args, mongo_uri, database, results_dir):
         mongo_uri=mongo_uri,
         heartbeat=3.0,
         graceful_timeout=5,
-        env={"LOG_LEVEL": "WARNING", "BCRYPT_ROUNDS": "4"},
+        env={"LOG_LEVEL": "WARNING", "BCRYPT_ROUNDS": "4", **args.server_env},
     )
     cluster.start()
     out = {"config": name, "servers": count}
