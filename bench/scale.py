@@ -5,8 +5,10 @@ here on loopback (tests/helpers/ferretdb.py: needs the FerretDB binary, `make fe
 MONGO_URI when set. For each configuration, on an empty database of its own: N users register
 and connect (each from its own 127.0.0.x address, so nginx's hash spreads them), then messages
 from random senders to random receivers, open loop, at fixed rates and in a search for the
-highest rate whose delivery p99 stays under 200 ms with nothing lost. CPU is read from /proc for
-the app's workers, FerretDB, PostgreSQL, Redis, nginx and this load generator, each apart.
+highest rate whose delivery p99 stays under 200 ms with nothing lost, each phase starting from
+the same database (bench/fixed_data.py: --history messages in each of the N*--contacts
+conversations). CPU is read from /proc for the app's workers, FerretDB, PostgreSQL, Redis, nginx
+and this load generator, each apart.
 
 The machine may be shared: a phase during which other processes kept more than QUIET_CORES of a
 core busy is run again (up to --attempts times; a search probe twice at most), and the quietest
@@ -25,6 +27,7 @@ from pathlib import Path
 import aiohttp
 
 from bench import procstat
+from bench.fixed_data import FixedData
 from bench.run import generator_gc_paused, raise_fd_limit, start_database
 from bench.scale_report import cores_line, report
 from bench.stats import fmt_ms, summary_ms
@@ -45,6 +48,12 @@ def parse_args(argv=None):
         type=int,
         default=4,
         help="each user writes to this many others: a fixed set of conversations",
+    )
+    p.add_argument(
+        "--history",
+        type=int,
+        default=10,
+        help="messages in every conversation at the start of every phase (a fixed data size)",
     )
     p.add_argument("--search-start", type=float, default=150.0)
     p.add_argument("--search-seconds", type=float, default=6.0)
@@ -101,6 +110,7 @@ class Load:
         self.groups = groups
         self.rng = rng
         self.seq = 0
+        self.before_phase = None  # called (in a thread) before every phase: FixedData.restore
         self.sent_at = {}
         self.cross = {}
         self.delivery = {}
@@ -130,6 +140,8 @@ class Load:
                 await asyncio.sleep(1 / rate)
 
     async def run(self, rate, seconds, grace=3.0):
+        if self.before_phase is not None:
+            await asyncio.to_thread(self.before_phase)
         with generator_gc_paused():
             return await self._run(rate, seconds, grace)
 
@@ -287,7 +299,7 @@ async def run_config(count, args, mongo_uri, database, results_dir):
     )
     cluster.start()
     out = {"config": name, "servers": count}
-    users = []
+    users, fixed_data = [], None
     try:
         groups = procstat.ClusterGroups(cluster, database)
         users = await open_users(
@@ -309,6 +321,9 @@ async def run_config(count, args, mongo_uri, database, results_dir):
         load = Load(users, server_of, groups, random.Random(1), args.contacts)
         await load.warm_up()
         out["conversations"] = args.users * args.contacts
+        fixed_data = FixedData(cluster.mongo_uri, cluster.database_name, args.history)
+        out["messages_at_each_phase_start"] = await asyncio.to_thread(fixed_data.build)
+        load.before_phase = fixed_data.restore
         out["fixed"] = []
         for rate in args.rates:
             result = await quietest(load, rate, args.phase_seconds, args.attempts)
@@ -324,6 +339,8 @@ async def run_config(count, args, mongo_uri, database, results_dir):
     finally:
         for user in users:
             await user.close()
+        if fixed_data is not None:
+            fixed_data.close()
         cluster.stop()
     return out
 

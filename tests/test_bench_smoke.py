@@ -55,7 +55,7 @@ def test_a_tiny_scale_out_run_measures_one_and_two_servers(tmp_path):
     args = [
         sys.executable, "-m", "bench.scale", "--users", "6", "--contacts", "2", "--rates", "20",
         "--phase-seconds", "1", "--search-start", "20", "--search-probes", "1",
-        "--search-seconds", "1", "--out", str(out),
+        "--search-seconds", "1", "--history", "3", "--out", str(out),
     ]
     run = subprocess.run(args, cwd=ROOT, env=database_env(), capture_output=True, text=True,
                          timeout=180)
@@ -63,6 +63,8 @@ def test_a_tiny_scale_out_run_measures_one_and_two_servers(tmp_path):
     one, two = json.loads(out.read_text())["results"]
     assert one["sockets_per_server"] == [6] and sum(two["sockets_per_server"]) == 6
     for result in (one, two):
+        # Every phase started on the same data: 12 conversations of 3 messages (restore checks).
+        assert result["messages_at_each_phase_start"] == 6 * 2 * 3
         assert result["fixed"][0]["lost"] == 0 and result["fixed"][0]["delivered"] > 0
         assert result["fixed"][0]["cpu"]["app"] > 0
         if not os.environ.get("TEST_MONGO_URI"):  # our own FerretDB: its CPU is shown apart
