@@ -321,7 +321,10 @@ async def run_config(count, args, mongo_uri, database, results_dir):
         load = Load(users, server_of, groups, random.Random(1), args.contacts)
         await load.warm_up()
         out["conversations"] = args.users * args.contacts
-        fixed_data = FixedData(cluster.mongo_uri, cluster.database_name, args.history)
+        fixed_data = FixedData(
+            cluster.mongo_uri, cluster.database_name, args.history,
+            vacuum=database.postgres.vacuum if database is not None else None,
+        )
         out["messages_at_each_phase_start"] = await asyncio.to_thread(fixed_data.build)
         load.before_phase = fixed_data.restore
         out["fixed"] = []
