@@ -41,7 +41,11 @@ from tests.helpers.cluster import Cluster, Unavailable, loopback_addresses  # no
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__)
     p.add_argument("--users", type=int, default=100, help="N users, one address each (≤ 250)")
-    p.add_argument("--rates", default="100,400", help="fixed open-loop rates, msg/s")
+    p.add_argument(
+        "--rates",
+        default="50,100,400",
+        help="fixed open-loop rates, msg/s (50: one server at the load per server of two at 100)",
+    )
     p.add_argument("--phase-seconds", type=float, default=10.0)
     p.add_argument(
         "--contacts",

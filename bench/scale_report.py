@@ -28,6 +28,11 @@ def report(results):
                 *[fmt_ms(fixed(r, rate)["delivery_cross"]) for r in results],
             ),
             (
+                f"{rate:.0f} msg/s: same-server delivery p50/p95/p99/max ms",
+                *[fmt_ms(fixed(r, rate)["delivery_same"]) if r["servers"] > 1 else "n/a"
+                  for r in results],
+            ),
+            (
                 f"{rate:.0f} msg/s: HTTP p50/p95/p99/max ms",
                 *[fmt_ms(fixed(r, rate)["http"]) for r in results],
             ),
@@ -47,7 +52,8 @@ def report(results):
         (
             "highest rate, p99 < 200 ms, none lost (first failing)",
             *[
-                f"{r['search']['highest_rate_holding']} ({r['search']['lowest_rate_failing']})"
+                f"{_rate(r['search']['highest_rate_holding'])} "
+                f"({_rate(r['search']['lowest_rate_failing'])})"
                 for r in results
             ],
         )
@@ -67,7 +73,32 @@ def report(results):
     rows.append(
         ("cores busy at the first rate failing, same order", *[_at_worst(r) for r in results])
     )
-    return table(rows, ["measure", *[r["config"] for r in results]])
+    return table(rows, ["measure", *[r["config"] for r in results]]) + growth(results)
+
+
+def growth(results):
+    """How the app's CPU per message grows from one server to more: at the same total rate, and
+    at the same rate per server (N servers at rate r against one at r / N), where both ran."""
+    one = next((r for r in results if r["servers"] == 1), None)
+    lines = []
+    for many in (r for r in results if r["servers"] > 1):
+        for x in many["fixed"]:
+            per_msg = x["app_cpu_ms_per_msg"]
+            for label, rate in (("same total rate", x["rate"]),
+                                ("same rate per server", x["rate"] / many["servers"])):
+                base = next((y for y in (one or {}).get("fixed", []) if y["rate"] == rate), None)
+                if base and base["app_cpu_ms_per_msg"] and x["sent"]:
+                    change = 100 * (per_msg / base["app_cpu_ms_per_msg"] - 1)
+                    lines.append(
+                        f"app CPU per message, {many['config']} at {x['rate']:.0f} msg/s against "
+                        f"1 server at {rate:.0f} msg/s ({label}): {base['app_cpu_ms_per_msg']} -> "
+                        f"{per_msg} ms ({change:+.0f}%)"
+                    )
+    return "\n" + "\n".join(lines) if lines else ""
+
+
+def _rate(rate):
+    return "none" if rate is None else f"{rate:g}"
 
 
 def _at_best(r, cpu_line):

@@ -8,6 +8,7 @@ import time
 import pytest
 import requests
 
+from tests.helpers.live import start_server
 from tests.helpers.live_server import LiveServer
 from tests.helpers.polling import Polling
 
@@ -18,12 +19,8 @@ ADDRESS = "127.0.0.1"
 
 @pytest.fixture(scope="module", params=["eventlet", "gevent"])
 def server(request, tmp_path_factory):
-    log_path = tmp_path_factory.mktemp("polling") / f"{request.param}.log"
-    live = LiveServer(request.param, log_path=log_path)
-    try:
-        live.start()
-    except RuntimeError as error:
-        raise AssertionError(f"{error}\n{log_path.read_text(errors='replace')[-3000:]}") from None
+    live = LiveServer(request.param)
+    start_server(live, tmp_path_factory.mktemp("polling") / f"{request.param}.log")
     yield live
     live.stop()
 

@@ -11,6 +11,7 @@ import uuid
 import pytest
 import requests
 
+from tests.helpers.live import start_server
 from tests.helpers.live_server import LiveServer
 from tests.helpers.polling import Polling
 from tests.helpers.rawws import TEXT, RawWebSocket
@@ -26,13 +27,8 @@ _addresses = (f"127.0.0.{n}" for n in itertools.count(10))
 
 @pytest.fixture(scope="module", params=["eventlet", "gevent"])
 def server(request, tmp_path_factory):
-    log_path = tmp_path_factory.mktemp("upgrades") / f"{request.param}.log"
-    live = LiveServer(request.param, log_path=log_path,
-                      env={"SOCKET_PENDING_PER_ADDRESS": str(PENDING_PER_ADDRESS)})
-    try:
-        live.start()
-    except RuntimeError as error:
-        raise AssertionError(f"{error}\n{log_path.read_text(errors='replace')[-3000:]}") from None
+    live = LiveServer(request.param, env={"SOCKET_PENDING_PER_ADDRESS": str(PENDING_PER_ADDRESS)})
+    start_server(live, tmp_path_factory.mktemp("upgrades") / f"{request.param}.log")
     yield live
     live.stop()
 

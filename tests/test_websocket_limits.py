@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from tests.helpers.live import start_server
 from tests.helpers.live_server import LiveServer
 from tests.helpers.rawws import CONTINUATION, TEXT, RawWebSocket
 
@@ -16,12 +17,8 @@ CAP = 16 * 1024
 
 @pytest.fixture(scope="module", params=["eventlet", "gevent"])
 def server(request, tmp_path_factory):
-    log_path = tmp_path_factory.mktemp("wslimits") / f"{request.param}.log"
-    live = LiveServer(request.param, env={"SOCKET_MAX_PAYLOAD": str(CAP)}, log_path=log_path)
-    try:
-        live.start()
-    except RuntimeError as error:
-        raise AssertionError(f"{error}\n{log_path.read_text(errors='replace')[-3000:]}") from None
+    live = LiveServer(request.param, env={"SOCKET_MAX_PAYLOAD": str(CAP)})
+    start_server(live, tmp_path_factory.mktemp("wslimits") / f"{request.param}.log")
     yield live
     live.stop()
 
