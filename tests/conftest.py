@@ -20,6 +20,7 @@ from tests.helpers.redis_server import (
 )
 # Also importable from here for tests written before tests/helpers/chat.py (new ones import that).
 from tests.helpers.chat import PASSWORD, _counter, history, received, send, sent  # noqa: F401
+from tests.helpers.missing import skip_unless_ci
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -67,7 +68,7 @@ def redis_server(tmp_path_factory):
     try:
         server = RedisServer(tmp_path_factory.mktemp("redis"))
     except Unavailable as error:
-        pytest.skip(str(error))
+        skip_unless_ci(str(error))
     server.start()
     yield server
     server.stop()
@@ -118,7 +119,7 @@ def servers_behind_nginx():
     try:
         started = Cluster(servers=3).start()
     except ClusterUnavailable as error:
-        pytest.skip(str(error))
+        skip_unless_ci(str(error))
     yield started
     started.stop()
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.helpers.missing import skip_unless_ci
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,7 +20,7 @@ def database_env():
         try:
             ferretdb.ferretdb_binary()
         except ferretdb.Unavailable as error:
-            pytest.skip(f"the benchmark needs a real database: {error}")
+            skip_unless_ci(f"the benchmark needs a real database: {error}")
     return {**os.environ, "MONGO_URI": os.environ.get("TEST_MONGO_URI", "")}
 
 
@@ -50,7 +51,7 @@ def test_a_tiny_benchmark_run_completes_every_phase(tmp_path):
 def test_a_tiny_scale_out_run_measures_one_and_two_servers(tmp_path):
     for program in ("/usr/bin/redis-server", "/usr/sbin/nginx"):
         if not os.access(program, os.X_OK):
-            pytest.skip(f"{program} is not installed")
+            skip_unless_ci(f"{program} is not installed")
     out = tmp_path / "scale.json"
     args = [
         sys.executable, "-m", "bench.scale", "--users", "6", "--contacts", "2", "--rates", "20",

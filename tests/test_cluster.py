@@ -18,6 +18,7 @@ from chatapp.realtime.cluster import LISTEN_RETRY_MAX_SECONDS, QUEUE_CHANNEL
 from tests.helpers import ferretdb
 from tests.helpers.live import WAIT_SECONDS, Tab, register_and_log_in, start_server
 from tests.helpers.live_server import LiveServer
+from tests.helpers.missing import skip_unless_ci
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +34,7 @@ def shared_database():
     try:
         database = ferretdb.start()
     except ferretdb.Unavailable as error:
-        pytest.skip(str(error))
+        skip_unless_ci(str(error))
     yield database.uri
     database.stop()
 

@@ -1,7 +1,6 @@
 """The demo web client at `/`: served in development, absent in production."""
 
 import json
-import os
 import re
 
 import pytest
@@ -11,6 +10,7 @@ from chatapp.api.web import WEB_ROOT
 from chatapp.app import create_app
 from config import ProductionConfig, TestConfig
 from tests.helpers.chat import assert_json_error
+from tests.helpers.missing import skip_unless_ci
 
 
 class DevelopmentConfig(TestConfig):
@@ -95,9 +95,7 @@ def test_the_page_follows_api_only_to_a_loopback_backend():
 
     node = shutil.which("node")
     if node is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must run this test, but node is missing", pytrace=False)
-        pytest.skip("no node (apt-get install nodejs)")
+        skip_unless_ci("no node (apt-get install nodejs)")
     cases = [
         ("?api=http://127.0.0.1:5000", "http://localhost:5173"),  # development: honoured
         ("?api=http://localhost:5000/", "http://127.0.0.1:5173"),

@@ -14,7 +14,7 @@ from flask_socketio import ConnectionRefusedError, Namespace
 
 from chatapp import auth, db, metrics, ratelimit, validation
 from chatapp.errors import InvalidInput, NotAuthenticated, client_error
-from chatapp.realtime import cluster, engineio_close, events, guard, socket_log, websocket
+from chatapp.realtime import cluster, engineio_server, events, guard, socket_log, websocket
 from chatapp.realtime.presence import PresenceBroadcaster
 from chatapp.realtime.socket_sessions import socket_sessions
 from chatapp.realtime.upgrade_login import UpgradeLogin
@@ -362,7 +362,7 @@ def init_app(app, socketio):
     app.extensions[SESSIONS].on_ended(namespace.disconnect_ended)
     # Upgrades are seen once Engine.IO accepted them, never before (`upgrade_login`).
     websocket.install(socketio.server.eio, on_upgraded=namespace.upgrades.accepted)
-    engineio_close.install(socketio.server.eio)  # a server-side close never waits on a client
+    engineio_server.install(socketio.server.eio)  # a server-side close never waits on a client
     if app.config["SOCKET_TRUST_QUERY_USER_ID"]:
         log.warning(
             "SOCKET_TRUST_QUERY_USER_ID is on: sockets without a token may connect as any "

@@ -10,11 +10,17 @@ Here a message is refused with close code 1009 as soon as its bytes so far excee
 Upgrades. `on_upgraded(eio_sid, environ)` is called after Engine.IO accepted the upgrade of a
 live session (Origin allowed, session known and connected, probe and UPGRADE packets
 exchanged), in the greenlet that serves the WebSocket, before it reads the next message.
+
+Malformed messages. A text message Engine.IO cannot decode (empty, no packet type, bad base64)
+closes the WebSocket with one log line, where Engine.IO's handler would die with a traceback.
 """
 
+import functools
 import logging
 
 from engineio.async_drivers import _websocket_wsgi
+
+from chatapp.realtime import engineio_server
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +51,9 @@ def _capped_eventlet_message(base):
 
 class _Watched:
     """The driver's WebSocket as Engine.IO's handler sees it: the first `wait` after Engine.IO
-    marked the session upgraded calls `accepted()` once."""
+    marked the session upgraded calls `accepted()` once (None: nothing to call), and a message
+    Engine.IO cannot decode closes the WebSocket instead of killing the handler with a
+    traceback (see engineio_server)."""
 
     def __init__(self, ws, eio_socket, accepted):
         self._ws = ws
@@ -59,7 +67,15 @@ class _Watched:
                 accepted()
             except Exception:  # raised here it would close the WebSocket it is about
                 log.exception("Upgrade hook failed for session %s", self._eio_socket.sid)
-        return self._ws.wait()
+        message = self._ws.wait()
+        if isinstance(message, str) and engineio_server.malformed(message):
+            log.info("Closing the WebSocket of session %s: a message Engine.IO cannot decode",
+                     getattr(self._eio_socket, "sid", None))
+            self._ws.close()
+            # A NOOP: it fails an upgrade in progress, and is ignored after one; either way the
+            # next wait finds the WebSocket closed and Engine.IO ends the session as usual.
+            return "6"
+        return message
 
     def __getattr__(self, name):
         return getattr(self._ws, name)
@@ -84,10 +100,11 @@ def driver(base, max_message_size, on_upgraded):
             def watched_handler(ws):
                 if eventlet_message is not None and isinstance(ws, RFC6455WebSocket):
                     ws.Message = eventlet_message
+                accepted = None
                 if upgrading and on_upgraded is not None:
                     environ = self._environ
-                    ws = _Watched(ws, eio_socket, lambda: on_upgraded(eio_socket.sid, environ))
-                return handler(ws)
+                    accepted = functools.partial(on_upgraded, eio_socket.sid, environ)
+                return handler(_Watched(ws, eio_socket, accepted))
 
             super().__init__(watched_handler, server)
             if isinstance(self, _websocket_wsgi.SimpleWebSocketWSGI):
