@@ -8,22 +8,13 @@ import time
 import pytest
 import requests
 
-from tests.helpers.live import start_server
-from tests.helpers.live_server import LiveServer
+from tests.helpers.live import server  # noqa: F401 (the fixture: one gunicorn per worker class)
 from tests.helpers.polling import Polling
 from tests.helpers.rawws import CLOSE, TEXT, RawWebSocket
 
 pytestmark = pytest.mark.integration
 
 ADDRESS = "127.0.0.1"
-
-
-@pytest.fixture(scope="module", params=["eventlet", "gevent"])
-def server(request, tmp_path_factory):
-    live = LiveServer(request.param)
-    start_server(live, tmp_path_factory.mktemp("engineio") / f"{request.param}.log")
-    yield live
-    live.stop()
 
 
 @pytest.fixture
