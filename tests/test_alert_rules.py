@@ -12,6 +12,7 @@ from prometheus_client import Counter, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
 from chatapp import metrics
+from tests.helpers.missing import skip_unless_ci
 
 RULES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                          "deploy", "prometheus")
@@ -78,19 +79,22 @@ def test_every_rule_says_how_bad_and_what_happened():
 
 
 PROMTOOL = shutil.which("promtool")
-needs_promtool = pytest.mark.skipif(
-    PROMTOOL is None, reason="needs promtool (Debian package prometheus; .ci/run installs it)"
-)
 
 
-@needs_promtool
+@pytest.fixture
+def needs_promtool():
+    if PROMTOOL is None:
+        skip_unless_ci("needs promtool (Debian package prometheus; .ci/run installs it)")
+
+
+@pytest.mark.usefixtures("needs_promtool")
 def test_promtool_accepts_the_rules():
     result = subprocess.run([PROMTOOL, "check", "rules", RULES], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@needs_promtool
+@pytest.mark.usefixtures("needs_promtool")
 def test_the_alerts_fire_on_the_series_they_watch():
     result = subprocess.run([PROMTOOL, "test", "rules", "alerts_test.yml"], cwd=RULES_DIR,
                             capture_output=True, text=True, timeout=120)
