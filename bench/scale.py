@@ -70,7 +70,10 @@ def parse_args(argv=None):
     )
     p.add_argument("--p99-ms", type=float, default=200.0, help="delivery p99 a rate must hold")
     p.add_argument(
-        "--configs", default="1,2", help="server counts to run (1: alone; >1: nginx+Redis)"
+        "--configs",
+        default="1,1r,2",
+        help="servers to run, in turn: 1 (alone), 1r (one behind nginx with Redis: what those "
+        "two cost), N > 1 (behind nginx with Redis)",
     )
     p.add_argument(
         "--out", default=None, help="JSON output (default bench/results/scale-<time>.json)"
@@ -88,7 +91,13 @@ def parse_args(argv=None):
         args.users, args.phase_seconds = min(args.users, 40), 4.0
         args.search_seconds, args.search_probes = 3.0, 2
     args.rates = [float(r) for r in args.rates.split(",") if r.strip()]
-    args.configs = [int(c) for c in args.configs.split(",") if c.strip()]
+    try:
+        args.configs = [
+            (int(c.strip().removesuffix("r")), c.strip().endswith("r") or int(c.strip()[0]) > 1)
+            for c in args.configs.split(",") if c.strip()
+        ]
+    except ValueError:
+        p.error("--configs takes server counts: 1, 1r, 2, ...")
     try:
         args.server_env = dict(item.split("=", 1) for item in args.server_env)
     except ValueError:
@@ -288,8 +297,7 @@ async def search(load, args):
     return {"probes": probes, "highest_rate_holding": best, "lowest_rate_failing": worst}
 
 
-async def run_config(count, args, mongo_uri, database, results_dir):
-    shared = count > 1
+async def run_config(count, shared, args, mongo_uri, database, results_dir):
     name = f"{count} server{'s' if count > 1 else ''}" + (" + nginx + Redis" if shared else "")
     log(f"[{name}] starting")
     cluster = Cluster(
@@ -302,7 +310,7 @@ async def run_config(count, args, mongo_uri, database, results_dir):
         env={"LOG_LEVEL": "WARNING", "BCRYPT_ROUNDS": "4", **args.server_env},
     )
     cluster.start()
-    out = {"config": name, "servers": count}
+    out = {"config": name, "servers": count, "shared": shared}
     users, fixed_data = [], None
     try:
         groups = procstat.ClusterGroups(cluster, database)
@@ -358,8 +366,8 @@ def log(text):
 
 async def _main(args, mongo_uri, database, results_dir):
     results = []
-    for count in args.configs:
-        result = await run_config(count, args, mongo_uri, database, results_dir)
+    for count, shared in args.configs:
+        result = await run_config(count, shared, args, mongo_uri, database, results_dir)
         result["rates"] = args.rates
         results.append(result)
     return results

@@ -77,22 +77,25 @@ def report(results):
 
 
 def growth(results):
-    """How the app's CPU per message grows from one server to more: at the same total rate, and
-    at the same rate per server (N servers at rate r against one at r / N), where both ran."""
-    one = next((r for r in results if r["servers"] == 1), None)
+    """How the app's CPU per message grows from one server alone to the other configurations: at
+    the same total rate, and (N > 1 servers at rate r against one at r / N) at the same rate per
+    server, where both ran. One server behind nginx with Redis shows what those two cost."""
+    alone = next((r for r in results if r["servers"] == 1 and not r.get("shared")), None)
     lines = []
-    for many in (r for r in results if r["servers"] > 1):
-        for x in many["fixed"]:
-            per_msg = x["app_cpu_ms_per_msg"]
-            for label, rate in (("same total rate", x["rate"]),
-                                ("same rate per server", x["rate"] / many["servers"])):
-                base = next((y for y in (one or {}).get("fixed", []) if y["rate"] == rate), None)
+    for other in (r for r in results if alone is not None and r is not alone):
+        for x in other["fixed"]:
+            rates = [("same total rate", x["rate"])]
+            if other["servers"] > 1:
+                rates.append(("same rate per server", x["rate"] / other["servers"]))
+            for label, rate in rates:
+                base = next((y for y in alone["fixed"] if y["rate"] == rate), None)
                 if base and base["app_cpu_ms_per_msg"] and x["sent"]:
-                    change = 100 * (per_msg / base["app_cpu_ms_per_msg"] - 1)
+                    change = 100 * (x["app_cpu_ms_per_msg"] / base["app_cpu_ms_per_msg"] - 1)
                     lines.append(
-                        f"app CPU per message, {many['config']} at {x['rate']:.0f} msg/s against "
-                        f"1 server at {rate:.0f} msg/s ({label}): {base['app_cpu_ms_per_msg']} -> "
-                        f"{per_msg} ms ({change:+.0f}%)"
+                        f"app CPU per message, {other['config']} at {x['rate']:.0f} msg/s against "
+                        f"1 server alone at {rate:.0f} msg/s ({label}): "
+                        f"{base['app_cpu_ms_per_msg']} -> {x['app_cpu_ms_per_msg']} ms "
+                        f"({change:+.0f}%)"
                     )
     return "\n" + "\n".join(lines) if lines else ""
 

@@ -61,14 +61,16 @@ def test_a_tiny_scale_out_run_measures_one_and_two_servers(tmp_path):
     run = subprocess.run(args, cwd=ROOT, env=database_env(), capture_output=True, text=True,
                          timeout=180)
     assert run.returncode == 0, run.stderr[-3000:]
-    one, two = json.loads(out.read_text())["results"]
+    one, one_shared, two = json.loads(out.read_text())["results"]  # the default --configs 1,1r,2
     assert one["sockets_per_server"] == [6] and sum(two["sockets_per_server"]) == 6
-    for result in (one, two):
+    assert (one["shared"], one_shared["shared"], one_shared["servers"]) == (False, True, 1)
+    for result in (one, one_shared, two):
         # Every phase started on the same data: 12 conversations of 3 messages (restore checks).
         assert result["messages_at_each_phase_start"] == 6 * 2 * 3
         assert result["fixed"][0]["lost"] == 0 and result["fixed"][0]["delivered"] > 0
         assert result["fixed"][0]["cpu"]["app"] > 0
         if not os.environ.get("TEST_MONGO_URI"):  # our own FerretDB: its CPU is shown apart
             assert {"ferretdb", "postgresql"} <= set(result["fixed"][0]["cpu"])
-    assert "redis" in two["fixed"][0]["cpu"] and "nginx" in two["fixed"][0]["cpu"]
+    for result in (one_shared, two):
+        assert "redis" in result["fixed"][0]["cpu"] and "nginx" in result["fixed"][0]["cpu"]
     assert "| measure" in run.stdout
