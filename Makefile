@@ -51,7 +51,7 @@ vendor-js: node_modules/.package-lock.json
 
 ## Benchmarks (docs/benchmarks.md): on a real database, FerretDB on PostgreSQL started here (needs
 ## `make ferretdb`), or MONGO_URI=mongodb://... when set; BENCH_ARGS passes options (-h).
-## make bench: one server alone, one then two behind nginx with Redis (python -m bench.scale, ~10 min).
+## make bench: one server alone, one then two behind nginx with Redis (python -m bench.scale, ~4 min).
 bench: install
 	$(PY) -m bench.scale $(BENCH_ARGS)
 
