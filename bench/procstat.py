@@ -7,6 +7,8 @@ counts every thread of the worker (bcrypt's pool included) and nothing of the gu
 import os
 import time
 
+from tests.helpers.cluster import children
+
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -88,13 +90,6 @@ class Meter:
 
 # --- several processes by role (bench/scale.py) ----------------------------------------------
 
-def _children(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(child) for child in f.read().split()]
-    except FileNotFoundError:
-        return []
-
 
 def _cpu(pid, reaped=False):
     """utime + stime of `pid` (+ its reaped children's when `reaped`), seconds; 0 when gone."""
@@ -124,7 +119,7 @@ class ClusterGroups:
             postmaster = int(pid_file.read_text().split()[0])
             # Backends are the postmaster's children; ended ones count in its reaped time.
             out["postgresql"] = _cpu(postmaster, reaped=True) + sum(
-                _cpu(child) for child in _children(postmaster))
+                _cpu(child) for child in children(postmaster))
         if self.cluster.redis is not None:
             out["redis"] = _cpu(self.cluster.redis.process.pid)
         if self.cluster.nginx is not None:

@@ -24,7 +24,7 @@ import aiohttp
 from bench import procstat
 from bench.profile import Profiler
 from bench.sio import SocketClient
-from bench.stats import fmt_ms, summary_ms, table
+from bench.stats import RateSearch, fmt_ms, summary_ms, table
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -395,26 +395,17 @@ async def phase_messages(b):
     for rate in b.args.rates:
         with b.profiling(f"3-messages-{int(rate)}"):
             out["fixed"].append(await open_loop(b, rate, b.args.phase_seconds))
-    rate, best, worst = b.args.search_start, None, None
+    rates = RateSearch(b.args.search_start, up=1.25, down=0.5)
     for _ in range(b.args.search_probes):
-        result = await open_loop(b, rate, b.args.search_seconds)
+        result = await open_loop(b, rates.rate, b.args.search_seconds)
         ok = holds(result, b.args.search_p99_ms)
         out["search"].append({**result, "holds": ok})
-        if ok:
-            best = rate if best is None else max(best, rate)
-        else:
-            worst = rate if worst is None else min(worst, rate)
-        if worst is None:
-            rate = round(rate * 1.25)
-        elif best is None:
-            rate = round(rate * 0.5)
-        else:
-            if worst / best < 1.15:
-                break
-            rate = round((best + worst) / 2)
+        rates.record(ok)
+        if rates.done:
+            break
         await asyncio.sleep(1.0)  # let queues drain between probes
-    out["highest_rate_holding"] = best
-    out["lowest_rate_failing"] = worst
+    out["highest_rate_holding"] = rates.best
+    out["lowest_rate_failing"] = rates.worst
     return out
 
 

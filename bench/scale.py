@@ -30,7 +30,7 @@ from bench.fixed_data import FixedData
 from bench.scale_args import parse_args
 from bench.run import generator_gc_paused, raise_fd_limit, start_database
 from bench.scale_report import cores_line, report
-from bench.stats import fmt_ms, summary_ms
+from bench.stats import RateSearch, fmt_ms, summary_ms
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -204,8 +204,9 @@ def holds(result, p99_ms):
 
 
 async def search(load, args):
-    rate, best, worst, probes = args.search_start, None, None, []
+    probes, rates = [], RateSearch(args.search_start, up=1.4, down=0.6)
     for _ in range(args.search_probes):
+        rate = rates.rate
         result = await quietest(load, rate, args.search_seconds, min(2, args.attempts))
         ok = holds(result, args.p99_ms)
         probes.append({**result, "holds": ok})
@@ -214,20 +215,15 @@ async def search(load, args):
             f"{result['lost']}, failed {result['http_failed']} -> {'holds' if ok else 'fails'}; "
             f"cores busy {cores_line(result)}"
         )
-        if ok:
-            best = rate if best is None else max(best, rate)
-        else:
-            worst = rate if worst is None else min(worst, rate)
-        if worst is None:
-            rate = round(rate * 1.4)
-        elif best is None:
-            rate = round(rate * 0.6)
-        elif worst / best < 1.15:
+        rates.record(ok)
+        if rates.done:
             break
-        else:
-            rate = round((best + worst) / 2)
         await asyncio.sleep(1.0)
-    return {"probes": probes, "highest_rate_holding": best, "lowest_rate_failing": worst}
+    return {
+        "probes": probes,
+        "highest_rate_holding": rates.best,
+        "lowest_rate_failing": rates.worst,
+    }
 
 
 async def run_config(count, shared, args, mongo_uri, database, results_dir):

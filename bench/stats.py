@@ -43,3 +43,29 @@ def table(rows, headers):
     out = [line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     out += [line(r) for r in rows]
     return "\n".join(out)
+
+
+class RateSearch:
+    """The search for the highest rate that holds: up by `up` while probes hold, down by `down`
+    from a first failure, then bisecting between the best holding and the lowest failing rate
+    until they are within 15% of each other."""
+
+    def __init__(self, start, up, down):
+        self.rate, self.up, self.down = start, up, down
+        self.best = self.worst = None
+        self.done = False
+
+    def record(self, ok):
+        """The probe at `self.rate` held (`ok`) or not: move `self.rate`, or set `done`."""
+        if ok:
+            self.best = self.rate if self.best is None else max(self.best, self.rate)
+        else:
+            self.worst = self.rate if self.worst is None else min(self.worst, self.rate)
+        if self.worst is None:
+            self.rate = round(self.rate * self.up)
+        elif self.best is None:
+            self.rate = round(self.rate * self.down)
+        elif self.worst / self.best < 1.15:
+            self.done = True
+        else:
+            self.rate = round((self.best + self.worst) / 2)

@@ -92,15 +92,6 @@ async def chat(cluster, count, prefix, first_address=2):
     return users, pairs(users)
 
 
-async def held_by_server(cluster, users, timeout=10):
-    ids = {user.id for user in users}
-    deadline = time.monotonic() + timeout
-    while True:
-        held = cluster.users_by_server()
-        if set().union(*held.values()) >= ids or time.monotonic() > deadline:
-            return held
-        await asyncio.sleep(0.1)
-
 
 async def until(condition, timeout, what):
     """Seconds until `condition()` holds; fails the test past `timeout`."""
@@ -127,7 +118,7 @@ def test_a_sigkilled_server_loses_no_message_and_presence_recovers(healthy_clust
     async def scenario():
         users, partner = await chat(cluster, 50, "kill")
         try:
-            held = await held_by_server(cluster, users)
+            held = await cluster.users_by_server_settled(users)
             victim = max(held, key=lambda index: len(held[index]))
             on_victim = [user for user in users if user.id in held[victim]]
             # Two of the victim's users close their tab with it, and come back only at the end.
@@ -178,7 +169,7 @@ def test_a_sigkilled_server_loses_no_message_and_presence_recovers(healthy_clust
             await until(
                 lambda: observer.socket.online_ids() == everyone, bound + 2, "everyone online again"
             )
-            now_held = await held_by_server(cluster, users)
+            now_held = await cluster.users_by_server_settled(users)
             assert not now_held[victim] and set().union(*now_held.values()) == everyone
             no_request_hung(users)
             by_catch_up = sum(len(set(u.received) - u.live) for u in users)
@@ -207,7 +198,7 @@ def test_sigterm_drains_a_server_and_a_rolling_restart_loses_nothing(healthy_clu
             await asyncio.sleep(2)
 
             for index in range(len(cluster.servers)):
-                held = await held_by_server(cluster, users)
+                held = await cluster.users_by_server_settled(users)
                 on_it = [user for user in users if user.id in held[index]]
                 attempts_before = [len(user.statuses) for user in users]
                 reconnects = {user.id: user.reconnects for user in on_it}
@@ -262,7 +253,7 @@ def test_a_redis_restart_stops_no_request_and_emits_resume(healthy_cluster):
     async def scenario():
         users, partner = await chat(cluster, 20, "redis")
         try:
-            held = await held_by_server(cluster, users)
+            held = await cluster.users_by_server_settled(users)
             where = {user_id: index for index, ids in held.items() for user_id in ids}
             traffic = Traffic(users, partner, seed=3).start()
             await asyncio.sleep(2)

@@ -41,7 +41,7 @@ def test_clients_spread_over_every_server_and_chat_across_them(healthy_cluster):
         users = await open_users(cluster.url, loopback_addresses(24), f"spread{time.time_ns()}_")
         try:
             await asyncio.gather(*(user.connect() for user in users))
-            held = await _held_once_settled(cluster, users)
+            held = await cluster.users_by_server_settled(users)
             assert all(held[index] for index in range(len(cluster.servers))), held
             by_user = {user.id: [i for i, ids in held.items() if user.id in ids] for user in users}
             assert all(len(servers) == 1 for servers in by_user.values()), by_user
@@ -129,16 +129,6 @@ def test_nginx_answers_for_metrics_itself(healthy_cluster):
 
     run(scenario())
 
-
-async def _held_once_settled(cluster, users, timeout=10):
-    """users_by_server once every user appears in it (presence is written as sockets connect)."""
-    ids = {user.id for user in users}
-    deadline = time.monotonic() + timeout
-    while True:
-        held = cluster.users_by_server()
-        if set().union(*held.values()) >= ids or time.monotonic() > deadline:
-            return held
-        await asyncio.sleep(0.1)
 
 
 async def _until(condition, timeout=10):

@@ -12,6 +12,7 @@ The database is TEST_MONGO_URI (bench: MONGO_URI) when set, else a FerretDB of o
 (tests/helpers/ferretdb.py); each cluster uses a database of its own name in it.
 """
 
+import asyncio
 import os
 import shutil
 import signal
@@ -182,6 +183,17 @@ class Cluster:
 
     # -- what the app holds --
 
+    async def users_by_server_settled(self, users, timeout=10):
+        """`users_by_server` once every one of `users` appears in it (presence is written as
+        sockets connect), or as it is after `timeout` seconds."""
+        ids = {user.id for user in users}
+        deadline = time.monotonic() + timeout
+        while True:
+            held = self.users_by_server()
+            if set().union(*held.values()) >= ids or time.monotonic() > deadline:
+                return held
+            await asyncio.sleep(0.1)
+
     def users_by_server(self):
         """{server index: ids of users with a socket there}, from the app's presence in Redis."""
         pids = {pid: index for index, pid in self.worker_pids().items()}
@@ -202,7 +214,7 @@ class Cluster:
         return {
             index: child
             for index, server in enumerate(self.servers)
-            for child in _children(server.pid)
+            for child in children(server.pid)
         }
 
 
@@ -217,7 +229,8 @@ class ClusterServer(LiveServer):
         return argv
 
 
-def _children(pid):
+def children(pid):
+    """The ids of the processes `pid` started that are still running."""
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
             return [int(child) for child in f.read().split()]
