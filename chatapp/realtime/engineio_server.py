@@ -27,9 +27,13 @@ from engineio import packet, payload
 
 log = logging.getLogger(__name__)
 
+_DIGITS = tuple("0123456789")  # a tuple: `"" in "0123..."` would be True
+
 
 def malformed(encoded):
     """True when Engine.IO cannot decode `encoded` (one packet: a WebSocket message)."""
+    if encoded[:1] in _DIGITS:
+        return False  # every socket event: a type digit, then text Engine.IO never fails on
     try:
         packet.Packet(encoded_packet=encoded)
     except Exception:  # ValueError, binascii.Error, IndexError, TypeError: all the client's
